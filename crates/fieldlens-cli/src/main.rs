@@ -1,0 +1,3 @@
+//! The `fieldlens` command line: serve the hub and act as each of its users.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Guide packs: their model, loading and validation, overlay compositing and framing targets.

@@ -1,0 +1,1 @@
+//! The fieldlens hub: gRPC services, configuration, metrics and wiring of the other crates.

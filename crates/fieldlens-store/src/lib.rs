@@ -1,0 +1,1 @@
+//! Durable storage for fieldlens on sled, behind a small trait that leaks no sled types.
