@@ -1,1 +1,135 @@
 //! Durable storage for fieldlens on sled, behind a small trait that leaks no sled types.
+//!
+//! Writes are atomic per call (a case and the events that changed it land
+//! together or not at all) but become durable only at the next [`Store::sync`].
+//! The hub writes under its state lock and syncs after releasing it, so one
+//! fsync covers every write made before it: group commit without a queue.
+
+mod sled_store;
+
+pub use sled_store::SledStore;
+
+use fieldlens_core::event::EventRecord;
+use fieldlens_core::technician::TechnicianRecord;
+use fieldlens_core::{Case, CaseId, UnixMs};
+
+/// The layout version this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Most events returned by one [`Store::events`] call.
+pub const MAX_EVENTS_PER_READ: usize = 1000;
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process holds the data directory.
+    #[error(
+        "data directory {path} is in use by another fieldlens process; stop it or choose another --data-dir"
+    )]
+    Locked {
+        /// The data directory.
+        path: String,
+    },
+    /// The data directory was written by a build with another layout.
+    #[error("data directory holds schema version {found}; this build reads version {expected}")]
+    SchemaMismatch {
+        /// Version found on disk.
+        found: u32,
+        /// Version this build supports.
+        expected: u32,
+    },
+    /// The write would append events out of order (a concurrent writer won).
+    #[error("case {case}: store has {stored} events but the write continues from {expected}")]
+    Conflict {
+        /// The case concerned.
+        case: String,
+        /// Events stored.
+        stored: u64,
+        /// Events the writer assumed.
+        expected: u64,
+    },
+    /// A case to update does not exist.
+    #[error("case {0} is not stored")]
+    MissingCase(String),
+    /// Stored bytes could not be decoded (corruption or a bug).
+    #[error("stored {what} could not be decoded: {detail}")]
+    Corrupt {
+        /// What was being read.
+        what: &'static str,
+        /// The decoder's message.
+        detail: String,
+    },
+    /// The underlying database or file system failed.
+    #[error("storage failure: {0}")]
+    Io(String),
+}
+
+/// Result of creating a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateOutcome {
+    /// The case was stored.
+    Created,
+    /// A case with the same idempotency key already exists; nothing was written.
+    Existing(CaseId),
+}
+
+/// A page of cases, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct CasePage {
+    /// The cases.
+    pub cases: Vec<Case>,
+    /// Opaque cursor for the next page; `None` at the end.
+    pub next: Option<String>,
+}
+
+/// Persistence the hub needs. Implementations must make every write atomic
+/// and every write made before a successful [`Store::sync`] durable.
+pub trait Store: Send + Sync + 'static {
+    /// Stores a new case with its first events and its idempotency key,
+    /// unless the key is already taken.
+    fn create_case(&self, case: &Case, events: &[EventRecord])
+    -> Result<CreateOutcome, StoreError>;
+    /// Replaces a case's state and appends the events that produced it. The
+    /// events must continue the stored log exactly.
+    fn update_case(&self, case: &Case, events: &[EventRecord]) -> Result<(), StoreError>;
+    /// Reads a case.
+    fn case(&self, id: &CaseId) -> Result<Option<Case>, StoreError>;
+    /// The case opened with an idempotency key, if any.
+    fn case_for_key(&self, idempotency_key: &str) -> Result<Option<CaseId>, StoreError>;
+    /// Events with `seq > after_seq`, in order, at most `limit` (capped at [`MAX_EVENTS_PER_READ`]).
+    fn events(
+        &self,
+        id: &CaseId,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError>;
+    /// Cases newest first, starting after `cursor`, keeping those `filter` accepts,
+    /// until `limit` are found.
+    fn list_cases(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+        filter: &dyn Fn(&Case) -> bool,
+    ) -> Result<CasePage, StoreError>;
+    /// Every case that is not in a final status (for rebuilding the queue at start).
+    fn active_cases(&self) -> Result<Vec<Case>, StoreError>;
+    /// A new arrival number, greater than every one handed out before (also across restarts).
+    fn next_arrival(&self) -> Result<u64, StoreError>;
+    /// Stores a technician's presence.
+    fn put_technician(&self, record: &TechnicianRecord) -> Result<(), StoreError>;
+    /// Every stored technician.
+    fn technicians(&self) -> Result<Vec<TechnicianRecord>, StoreError>;
+    /// Stores bytes under their SHA-256 (hex); storing the same bytes twice is a no-op.
+    fn put_blob(&self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError>;
+    /// Reads bytes by SHA-256 (hex).
+    fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Makes every write made so far durable.
+    fn sync(&self) -> Result<(), StoreError>;
+}
+
+/// Key for newest-first ordering: inverted open time, then the id.
+fn recency_key(opened_at: UnixMs, id: &CaseId) -> Vec<u8> {
+    let mut key = (u64::MAX - opened_at.max(0) as u64).to_be_bytes().to_vec();
+    key.extend_from_slice(id.as_str().as_bytes());
+    key
+}

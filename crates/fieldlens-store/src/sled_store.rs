@@ -1,0 +1,300 @@
+//! The sled implementation of [`Store`](crate::Store).
+
+use crate::{
+    CasePage, CreateOutcome, MAX_EVENTS_PER_READ, SCHEMA_VERSION, Store, StoreError, recency_key,
+};
+use fieldlens_core::event::EventRecord;
+use fieldlens_core::technician::TechnicianRecord;
+use fieldlens_core::{Case, CaseId};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use std::path::Path;
+
+/// A [`Store`] in one sled database inside the data directory.
+pub struct SledStore {
+    db: sled::Db,
+    cases: sled::Tree,
+    events: sled::Tree,
+    keys: sled::Tree,
+    recency: sled::Tree,
+    technicians: sled::Tree,
+    blobs: sled::Tree,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore").finish_non_exhaustive()
+    }
+}
+
+fn io(error: sled::Error) -> StoreError {
+    StoreError::Io(error.to_string())
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).expect("stored types serialize")
+}
+
+fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        what,
+        detail: e.to_string(),
+    })
+}
+
+fn event_key(id: &CaseId, seq: u64) -> Vec<u8> {
+    let mut key = id.as_str().as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir/db`. Fails clearly when another
+    /// process has it open or its schema version differs.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Io(format!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
+        })?;
+        let db = sled::Config::new()
+            .path(dir.join("db"))
+            .open()
+            .map_err(|error| match error {
+                sled::Error::Io(ref io_error)
+                    if io_error.kind() == std::io::ErrorKind::WouldBlock
+                        || io_error.to_string().contains("lock") =>
+                {
+                    StoreError::Locked {
+                        path: dir.display().to_string(),
+                    }
+                }
+                other => io(other),
+            })?;
+        let tree = |name: &str| db.open_tree(name).map_err(io);
+        let store = SledStore {
+            cases: tree("cases")?,
+            events: tree("events")?,
+            keys: tree("idempotency_keys")?,
+            recency: tree("cases_by_recency")?,
+            technicians: tree("technicians")?,
+            blobs: tree("blobs")?,
+            db,
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        match self.db.get("schema_version").map_err(io)? {
+            Some(bytes) => {
+                let found: u32 = decode("schema version", &bytes)?;
+                if found != SCHEMA_VERSION {
+                    return Err(StoreError::SchemaMismatch {
+                        found,
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+            }
+            None => {
+                self.db
+                    .insert("schema_version", encode(&SCHEMA_VERSION))
+                    .map_err(io)?;
+                self.sync()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn transaction_error(error: TransactionError<StoreError>) -> StoreError {
+    match error {
+        TransactionError::Abort(error) => error,
+        TransactionError::Storage(error) => io(error),
+    }
+}
+
+impl Store for SledStore {
+    fn create_case(
+        &self,
+        case: &Case,
+        events: &[EventRecord],
+    ) -> Result<CreateOutcome, StoreError> {
+        let case_bytes = encode(case);
+        let result = (&self.cases, &self.events, &self.keys, &self.recency).transaction(
+            |(cases, event_tree, keys, recency)| {
+                if let Some(existing) = keys.get(case.idempotency_key.as_bytes())? {
+                    let id = String::from_utf8_lossy(&existing).into_owned();
+                    return Ok(CreateOutcome::Existing(CaseId::new(id)));
+                }
+                keys.insert(case.idempotency_key.as_bytes(), case.id.as_str().as_bytes())?;
+                cases.insert(case.id.as_str().as_bytes(), case_bytes.as_slice())?;
+                recency.insert(
+                    recency_key(case.opened_at, &case.id),
+                    case.id.as_str().as_bytes(),
+                )?;
+                for record in events {
+                    event_tree.insert(event_key(&case.id, record.seq), encode(record))?;
+                }
+                Ok(CreateOutcome::Created)
+            },
+        );
+        result.map_err(transaction_error)
+    }
+
+    fn update_case(&self, case: &Case, events: &[EventRecord]) -> Result<(), StoreError> {
+        let case_bytes = encode(case);
+        let first_new = case.event_count + 1 - events.len() as u64;
+        let result = (&self.cases, &self.events).transaction(|(cases, event_tree)| {
+            let Some(stored) = cases.get(case.id.as_str().as_bytes())? else {
+                return Err(ConflictableTransactionError::Abort(
+                    StoreError::MissingCase(case.id.to_string()),
+                ));
+            };
+            let stored: Case =
+                decode("case", &stored).map_err(ConflictableTransactionError::Abort)?;
+            if stored.event_count + 1 != first_new {
+                return Err(ConflictableTransactionError::Abort(StoreError::Conflict {
+                    case: case.id.to_string(),
+                    stored: stored.event_count,
+                    expected: first_new - 1,
+                }));
+            }
+            cases.insert(case.id.as_str().as_bytes(), case_bytes.as_slice())?;
+            for record in events {
+                event_tree.insert(event_key(&case.id, record.seq), encode(record))?;
+            }
+            Ok(())
+        });
+        result.map_err(transaction_error)
+    }
+
+    fn case(&self, id: &CaseId) -> Result<Option<Case>, StoreError> {
+        self.cases
+            .get(id.as_str().as_bytes())
+            .map_err(io)?
+            .map(|bytes| decode("case", &bytes))
+            .transpose()
+    }
+
+    fn case_for_key(&self, idempotency_key: &str) -> Result<Option<CaseId>, StoreError> {
+        Ok(self
+            .keys
+            .get(idempotency_key.as_bytes())
+            .map_err(io)?
+            .map(|bytes| CaseId::new(String::from_utf8_lossy(&bytes).into_owned())))
+    }
+
+    fn events(
+        &self,
+        id: &CaseId,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let end = {
+            let mut key = id.as_str().as_bytes().to_vec();
+            key.push(1);
+            key
+        };
+        self.events
+            .range(event_key(id, after_seq.saturating_add(1))..end)
+            .take(limit.min(MAX_EVENTS_PER_READ))
+            .map(|entry| {
+                let (_, value) = entry.map_err(io)?;
+                decode("event", &value)
+            })
+            .collect()
+    }
+
+    fn list_cases(
+        &self,
+        cursor: Option<&str>,
+        limit: usize,
+        filter: &dyn Fn(&Case) -> bool,
+    ) -> Result<CasePage, StoreError> {
+        let start = match cursor {
+            Some(cursor) => {
+                let mut key = hex::decode(cursor).map_err(|_| StoreError::Corrupt {
+                    what: "page cursor",
+                    detail: "not a cursor from a previous page".into(),
+                })?;
+                key.push(0);
+                key
+            }
+            None => Vec::new(),
+        };
+        let mut page = CasePage::default();
+        for entry in self.recency.range(start..) {
+            let (key, id) = entry.map_err(io)?;
+            let Some(case) = self.case(&CaseId::new(String::from_utf8_lossy(&id).into_owned()))?
+            else {
+                continue;
+            };
+            if filter(&case) {
+                page.cases.push(case);
+                if page.cases.len() == limit {
+                    page.next = Some(hex::encode(&key));
+                    break;
+                }
+            }
+        }
+        Ok(page)
+    }
+
+    fn active_cases(&self) -> Result<Vec<Case>, StoreError> {
+        let mut active = Vec::new();
+        for entry in self.cases.iter() {
+            let (_, bytes) = entry.map_err(io)?;
+            let case: Case = decode("case", &bytes)?;
+            if !case.status.is_final() {
+                active.push(case);
+            }
+        }
+        Ok(active)
+    }
+
+    fn next_arrival(&self) -> Result<u64, StoreError> {
+        self.db.generate_id().map_err(io)
+    }
+
+    fn put_technician(&self, record: &TechnicianRecord) -> Result<(), StoreError> {
+        self.technicians
+            .insert(record.id.as_str().as_bytes(), encode(record))
+            .map_err(io)?;
+        Ok(())
+    }
+
+    fn technicians(&self) -> Result<Vec<TechnicianRecord>, StoreError> {
+        self.technicians
+            .iter()
+            .map(|entry| {
+                let (_, bytes) = entry.map_err(io)?;
+                decode("technician", &bytes)
+            })
+            .collect()
+    }
+
+    fn put_blob(&self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        if !self.blobs.contains_key(sha256.as_bytes()).map_err(io)? {
+            self.blobs.insert(sha256.as_bytes(), bytes).map_err(io)?;
+        }
+        Ok(())
+    }
+
+    fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .blobs
+            .get(sha256.as_bytes())
+            .map_err(io)?
+            .map(|b| b.to_vec()))
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(io)?;
+        Ok(())
+    }
+}

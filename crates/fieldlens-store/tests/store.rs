@@ -1,0 +1,164 @@
+//! The sled store: atomic case writes, idempotency, ordered events, paging, locking, reopening.
+
+use fieldlens_core::case::{Case, CaseKind, Contact, Product};
+use fieldlens_core::event::{Actor, CaseEvent, verify_chain};
+use fieldlens_core::intake::NewCase;
+use fieldlens_core::{CaseId, CaseStatus, Priority};
+use fieldlens_store::{CreateOutcome, SledStore, Store, StoreError};
+
+fn request(key: &str) -> NewCase {
+    NewCase {
+        case_kind: CaseKind::CarDamage,
+        product: Product {
+            category: "car".into(),
+            brand: "Toyota".into(),
+            model: "Corolla".into(),
+            ..Product::default()
+        },
+        locale: "en-GB".into(),
+        region: "uk-london".into(),
+        contact: Contact {
+            name: "Sam".into(),
+            phone: "+447700900001".into(),
+            email: String::new(),
+        },
+        idempotency_key: key.into(),
+        priority: Priority::Normal,
+        description: String::new(),
+    }
+}
+
+fn create(store: &SledStore, id: &str, key: &str, at: i64) -> Case {
+    let (case, first) = request(key).open(CaseId::new(id), at).unwrap();
+    assert_eq!(
+        store.create_case(&case, &[first]).unwrap(),
+        CreateOutcome::Created
+    );
+    case
+}
+
+#[test]
+fn cases_and_events_survive_reopen_and_chain_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        let mut case = create(&store, "c-1", "key-00000001", 10);
+        let queued = case
+            .append(
+                CaseEvent::Queued {
+                    arrival: store.next_arrival().unwrap(),
+                },
+                Actor::System,
+                11,
+            )
+            .unwrap();
+        store.update_case(&case, &[queued]).unwrap();
+        store.sync().unwrap();
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    let case = store.case(&CaseId::new("c-1")).unwrap().unwrap();
+    assert_eq!(case.status, CaseStatus::Queued);
+    let events = store.events(&case.id, 0, 100).unwrap();
+    assert_eq!(events.len(), 2);
+    verify_chain(&case.id, &events).unwrap();
+    assert_eq!(store.events(&case.id, 1, 100).unwrap().len(), 1);
+    assert_eq!(store.active_cases().unwrap().len(), 1);
+}
+
+#[test]
+fn idempotency_key_returns_the_first_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    create(&store, "c-1", "key-00000001", 10);
+    let (again, first) = request("key-00000001")
+        .open(CaseId::new("c-2"), 20)
+        .unwrap();
+    assert_eq!(
+        store.create_case(&again, &[first]).unwrap(),
+        CreateOutcome::Existing(CaseId::new("c-1"))
+    );
+    assert!(store.case(&CaseId::new("c-2")).unwrap().is_none());
+    assert_eq!(
+        store.case_for_key("key-00000001").unwrap(),
+        Some(CaseId::new("c-1"))
+    );
+}
+
+#[test]
+fn out_of_order_appends_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let mut case = create(&store, "c-1", "key-00000001", 10);
+    let mut stale = case.clone();
+    let queued = case
+        .append(CaseEvent::Queued { arrival: 1 }, Actor::System, 11)
+        .unwrap();
+    store.update_case(&case, &[queued]).unwrap();
+    let cancelled = stale
+        .append(
+            CaseEvent::Cancelled { reason: "x".into() },
+            Actor::System,
+            12,
+        )
+        .unwrap();
+    assert!(matches!(
+        store.update_case(&stale, &[cancelled]),
+        Err(StoreError::Conflict {
+            stored: 2,
+            expected: 1,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn listing_is_newest_first_and_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    for i in 0..5 {
+        create(
+            &store,
+            &format!("c-{i}"),
+            &format!("key-0000000{i}"),
+            100 + i,
+        );
+    }
+    let all = |_: &Case| true;
+    let first = store.list_cases(None, 2, &all).unwrap();
+    let ids: Vec<_> = first.cases.iter().map(|c| c.id.to_string()).collect();
+    assert_eq!(ids, ["c-4", "c-3"]);
+    let second = store.list_cases(first.next.as_deref(), 2, &all).unwrap();
+    let ids: Vec<_> = second.cases.iter().map(|c| c.id.to_string()).collect();
+    assert_eq!(ids, ["c-2", "c-1"]);
+    let last = store.list_cases(second.next.as_deref(), 2, &all).unwrap();
+    assert_eq!(last.cases.len(), 1);
+    assert!(last.next.is_none());
+    let even = store
+        .list_cases(None, 10, &|c: &Case| c.opened_at % 2 == 0)
+        .unwrap();
+    assert_eq!(even.cases.len(), 3);
+    assert!(store.list_cases(Some("zz"), 2, &all).is_err());
+}
+
+#[test]
+fn second_open_of_the_same_directory_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let _first = SledStore::open(dir.path()).unwrap();
+    let error = SledStore::open(dir.path()).unwrap_err();
+    assert!(matches!(error, StoreError::Locked { .. }), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("in use by another fieldlens process")
+    );
+}
+
+#[test]
+fn blobs_are_content_addressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    store.put_blob("ab", b"photo").unwrap();
+    store.put_blob("ab", b"photo").unwrap();
+    assert_eq!(store.blob("ab").unwrap().as_deref(), Some(&b"photo"[..]));
+    assert!(store.blob("cd").unwrap().is_none());
+}
