@@ -8,6 +8,7 @@ pub mod event;
 pub mod ids;
 pub mod intake;
 pub mod priority;
+pub mod routing;
 pub mod technician;
 pub mod token;
 
