@@ -1,0 +1,236 @@
+//! `fieldlens tech`: the technician's commands.
+
+use crate::client::{self, Connection, status_error};
+use crate::output;
+use clap::{Args, Subcommand};
+use fieldlens_proto::v1 as pb;
+use tokio_stream::StreamExt;
+
+/// Technician commands; each needs a technician API key.
+#[derive(Debug, Subcommand)]
+pub enum TechCommand {
+    /// Announce skills, languages, regions and capacity, and go available.
+    #[command(
+        after_help = "Example:\n  fieldlens tech online --skill car_damage --skill appliance.washing_machine \\\n    --language en --language zh --region uk-london --capacity 2"
+    )]
+    Online(OnlineArgs),
+    /// Stop receiving offers (sessions in progress continue).
+    Away(TechAuth),
+    /// Show yourself as the hub sees you.
+    Status(TechAuth),
+    /// List offers waiting for your answer; `--watch` keeps streaming new ones.
+    Offers {
+        #[command(flatten)]
+        auth: TechAuth,
+        /// Keep the stream open and print offers as they arrive.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Accept an offer: pairs the case and prints the media session.
+    Accept {
+        /// The offered case.
+        case_id: String,
+        #[command(flatten)]
+        auth: TechAuth,
+    },
+    /// Decline an offer; the caller goes back to their place.
+    Decline {
+        /// The offered case.
+        case_id: String,
+        /// Why.
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[command(flatten)]
+        auth: TechAuth,
+    },
+    /// End the live session of a case, freeing your capacity.
+    End {
+        /// The case.
+        case_id: String,
+        #[command(flatten)]
+        auth: TechAuth,
+    },
+}
+
+/// A technician's credentials.
+#[derive(Debug, Args)]
+pub struct TechAuth {
+    /// Technician API key.
+    #[arg(long, env = "FIELDLENS_API_KEY", hide_env_values = true)]
+    pub api_key: String,
+    #[command(flatten)]
+    pub connection: Connection,
+}
+
+/// Presence to announce.
+#[derive(Debug, Args)]
+pub struct OnlineArgs {
+    /// A skill, e.g. car_damage or appliance.refrigerator (repeat for several).
+    #[arg(long = "skill", required = true)]
+    skills: Vec<String>,
+    /// A language spoken, ISO 639-1 (repeat for several).
+    #[arg(long = "language", required = true)]
+    languages: Vec<String>,
+    /// A region served (repeat for several).
+    #[arg(long = "region", required = true)]
+    regions: Vec<String>,
+    /// Sessions at once.
+    #[arg(long, default_value_t = 1)]
+    capacity: u32,
+    /// Name shown to callers and dispatchers.
+    #[arg(long, default_value = "")]
+    name: String,
+    #[command(flatten)]
+    auth: TechAuth,
+}
+
+fn print_technician(t: &pb::Technician, json: bool) {
+    if json {
+        println!("{}", output::technician_json(t));
+    } else {
+        println!("{}", output::technician_line(t));
+    }
+}
+
+/// Runs a technician command.
+pub async fn run(command: TechCommand) -> anyhow::Result<()> {
+    match command {
+        TechCommand::Online(args) => online(args).await,
+        TechCommand::Away(auth) => {
+            let mut client = client::technicians(&auth.connection.server, &auth.api_key).await?;
+            let current = client
+                .get_technician(pb::GetTechnicianRequest {})
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            let t = client
+                .set_presence(pb::SetPresenceRequest {
+                    display_name: String::new(),
+                    skills: current.skills,
+                    languages: current.languages,
+                    regions: current.regions,
+                    capacity: current.capacity,
+                    available: false,
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            print_technician(&t, auth.connection.json);
+            Ok(())
+        }
+        TechCommand::Status(auth) => {
+            let mut client = client::technicians(&auth.connection.server, &auth.api_key).await?;
+            let t = client
+                .get_technician(pb::GetTechnicianRequest {})
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            print_technician(&t, auth.connection.json);
+            Ok(())
+        }
+        TechCommand::Offers { auth, watch } => {
+            let mut client = client::technicians(&auth.connection.server, &auth.api_key).await?;
+            let print = |offer: &pb::Offer| {
+                if auth.connection.json {
+                    println!("{}", output::offer_json(offer));
+                } else {
+                    println!("{}", output::offer_line(offer));
+                }
+            };
+            if watch {
+                let mut stream = client
+                    .stream_offers(pb::StreamOffersRequest {})
+                    .await
+                    .map_err(status_error)?
+                    .into_inner();
+                while let Some(offer) = stream.next().await {
+                    print(&offer.map_err(status_error)?);
+                }
+            } else {
+                let offers = client
+                    .list_offers(pb::ListOffersRequest {})
+                    .await
+                    .map_err(status_error)?
+                    .into_inner()
+                    .offers;
+                if offers.is_empty() && !auth.connection.json {
+                    println!("no offers waiting");
+                }
+                offers.iter().for_each(print);
+            }
+            Ok(())
+        }
+        TechCommand::Accept { case_id, auth } => {
+            let mut client = client::technicians(&auth.connection.server, &auth.api_key).await?;
+            let reply = client
+                .accept_offer(pb::AcceptOfferRequest { case_id })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            let case = reply.case.unwrap_or_default();
+            if auth.connection.json {
+                let mut value = output::case_json(&case);
+                value["session"] = reply.session.as_ref().map(output::session_json).into();
+                println!("{value}");
+            } else {
+                println!("{}", output::case_line(&case));
+                if let Some(session) = reply.session {
+                    println!(
+                        "session {} at {} — pin sha256 {} — token:\n{}",
+                        session.session_id,
+                        session.media_endpoint,
+                        session.certificate_sha256,
+                        session.token
+                    );
+                }
+            }
+            Ok(())
+        }
+        TechCommand::Decline {
+            case_id,
+            reason,
+            auth,
+        } => {
+            let mut client = client::technicians(&auth.connection.server, &auth.api_key).await?;
+            let t = client
+                .decline_offer(pb::DeclineOfferRequest { case_id, reason })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            print_technician(&t, auth.connection.json);
+            Ok(())
+        }
+        TechCommand::End { case_id, auth } => {
+            let mut client = client::technicians(&auth.connection.server, &auth.api_key).await?;
+            let case = client
+                .end_session(pb::EndSessionRequest { case_id })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            if auth.connection.json {
+                println!("{}", output::case_json(&case));
+            } else {
+                println!("{}", output::case_line(&case));
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn online(args: OnlineArgs) -> anyhow::Result<()> {
+    let mut client = client::technicians(&args.auth.connection.server, &args.auth.api_key).await?;
+    let t = client
+        .set_presence(pb::SetPresenceRequest {
+            display_name: args.name,
+            skills: args.skills,
+            languages: args.languages,
+            regions: args.regions,
+            capacity: args.capacity,
+            available: true,
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    print_technician(&t, args.auth.connection.json);
+    Ok(())
+}

@@ -1,0 +1,278 @@
+//! Conversions between wire types (prost) and domain types, with field-naming validation of requests.
+
+use crate::app::{CaseSnapshot, OfferNotice, Presence, SessionGrant, TechnicianStatus};
+use crate::error::{HubError, invalid};
+use fieldlens_core::event::EventRecord;
+use fieldlens_core::intake::NewCase;
+use fieldlens_core::routing::TechnicianProfile;
+use fieldlens_core::token::Role;
+use fieldlens_core::{
+    Case, CaseId, CaseKind, CaseStatus, Contact, Priority, Product, TechnicianId,
+};
+use fieldlens_proto::v1 as pb;
+
+/// Longest id accepted in a request.
+const MAX_ID_LEN: usize = 64;
+
+/// Checks an id from a request and wraps it.
+pub fn case_id(field: &'static str, value: &str) -> Result<CaseId, HubError> {
+    if value.is_empty() {
+        return Err(invalid(field, "is required"));
+    }
+    if value.len() > MAX_ID_LEN
+        || !value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Err(invalid(field, format!("{value:?} is not a case id")));
+    }
+    Ok(CaseId::new(value))
+}
+
+/// Domain kind from the wire enum.
+pub fn case_kind(value: i32) -> Result<CaseKind, HubError> {
+    match pb::CaseKind::try_from(value) {
+        Ok(pb::CaseKind::CarDamage) => Ok(CaseKind::CarDamage),
+        Ok(pb::CaseKind::Appliance) => Ok(CaseKind::Appliance),
+        _ => Err(invalid(
+            "kind",
+            "must be CASE_KIND_CAR_DAMAGE or CASE_KIND_APPLIANCE",
+        )),
+    }
+}
+
+/// Domain priority from the wire enum (unspecified is normal).
+pub fn priority(field: &'static str, value: i32) -> Result<Priority, HubError> {
+    match pb::Priority::try_from(value) {
+        Ok(pb::Priority::Unspecified | pb::Priority::Normal) => Ok(Priority::Normal),
+        Ok(pb::Priority::High) => Ok(Priority::High),
+        Ok(pb::Priority::Urgent) => Ok(Priority::Urgent),
+        Err(_) => Err(invalid(field, format!("{value} is not a priority"))),
+    }
+}
+
+/// Domain status from the wire enum.
+pub fn status(field: &'static str, value: i32) -> Result<CaseStatus, HubError> {
+    use pb::CaseStatus as W;
+    Ok(match W::try_from(value) {
+        Ok(W::Opened) => CaseStatus::Opened,
+        Ok(W::Queued) => CaseStatus::Queued,
+        Ok(W::Offered) => CaseStatus::Offered,
+        Ok(W::Paired) => CaseStatus::Paired,
+        Ok(W::Capturing) => CaseStatus::Capturing,
+        Ok(W::Triaged) => CaseStatus::Triaged,
+        Ok(W::InReview) => CaseStatus::InReview,
+        Ok(W::Closed) => CaseStatus::Closed,
+        Ok(W::Cancelled) => CaseStatus::Cancelled,
+        Ok(W::Abandoned) => CaseStatus::Abandoned,
+        _ => return Err(invalid(field, format!("{value} is not a case status"))),
+    })
+}
+
+fn status_to_wire(status: CaseStatus) -> pb::CaseStatus {
+    use pb::CaseStatus as W;
+    match status {
+        CaseStatus::Opened => W::Opened,
+        CaseStatus::Queued => W::Queued,
+        CaseStatus::Offered => W::Offered,
+        CaseStatus::Paired => W::Paired,
+        CaseStatus::Capturing => W::Capturing,
+        CaseStatus::Triaged => W::Triaged,
+        CaseStatus::InReview => W::InReview,
+        CaseStatus::Closed => W::Closed,
+        CaseStatus::Cancelled => W::Cancelled,
+        CaseStatus::Abandoned => W::Abandoned,
+    }
+}
+
+/// The wire priority.
+pub fn priority_to_wire(priority: Priority) -> pb::Priority {
+    match priority {
+        Priority::Normal => pb::Priority::Normal,
+        Priority::High => pb::Priority::High,
+        Priority::Urgent => pb::Priority::Urgent,
+    }
+}
+
+fn kind_to_wire(kind: CaseKind) -> pb::CaseKind {
+    match kind {
+        CaseKind::CarDamage => pb::CaseKind::CarDamage,
+        CaseKind::Appliance => pb::CaseKind::Appliance,
+    }
+}
+
+/// The domain request from `OpenCaseRequest` (field checks happen in core).
+pub fn new_case(request: pb::OpenCaseRequest) -> Result<NewCase, HubError> {
+    let product = request
+        .product
+        .ok_or_else(|| invalid("product", "is required"))?;
+    let contact = request
+        .contact
+        .ok_or_else(|| invalid("contact", "is required"))?;
+    Ok(NewCase {
+        case_kind: case_kind(request.kind)?,
+        product: Product {
+            category: product.category,
+            brand: product.brand,
+            model: product.model,
+            serial_number: product.serial_number,
+            age_months: product.age_months,
+            under_warranty: product.under_warranty,
+        },
+        locale: request.locale,
+        region: request.region,
+        contact: Contact {
+            name: contact.name,
+            phone: contact.phone,
+            email: contact.email,
+        },
+        idempotency_key: request.idempotency_key,
+        priority: priority("priority", request.priority)?,
+        description: request.description,
+    })
+}
+
+fn product_to_wire(product: &Product) -> pb::Product {
+    pb::Product {
+        category: product.category.clone(),
+        brand: product.brand.clone(),
+        model: product.model.clone(),
+        serial_number: product.serial_number.clone(),
+        age_months: product.age_months,
+        under_warranty: product.under_warranty,
+    }
+}
+
+/// The wire session for one participant.
+pub fn session_to_wire(grant: &SessionGrant) -> pb::Session {
+    let media = grant
+        .media
+        .clone()
+        .unwrap_or_else(|| crate::app::MediaInfo {
+            endpoint: String::new(),
+            server_name: String::new(),
+            certificate_sha256: String::new(),
+        });
+    pb::Session {
+        session_id: grant.session_id.to_string(),
+        case_id: grant.case_id.to_string(),
+        media_endpoint: media.endpoint,
+        server_name: media.server_name,
+        certificate_sha256: media.certificate_sha256,
+        alpn: "fieldlens/1".to_owned(),
+        role: match grant.role {
+            Role::Caller => pb::ParticipantRole::Caller,
+            Role::Technician => pb::ParticipantRole::Technician,
+        } as i32,
+        token: grant.token.clone(),
+        token_expires_at_unix_ms: grant.expires_at,
+        technician_id: grant.technician.to_string(),
+        created_at_unix_ms: grant.created_at,
+    }
+}
+
+/// The wire case from a snapshot.
+pub fn case_to_wire(snapshot: &CaseSnapshot) -> pb::Case {
+    let case: &Case = &snapshot.case;
+    pb::Case {
+        case_id: case.id.to_string(),
+        kind: kind_to_wire(case.kind) as i32,
+        product: Some(product_to_wire(&case.product)),
+        locale: case.locale.clone(),
+        region: case.region.clone(),
+        contact: Some(pb::Contact {
+            name: case.contact.name.clone(),
+            phone: case.contact.phone.clone(),
+            email: case.contact.email.clone(),
+        }),
+        priority: priority_to_wire(case.priority) as i32,
+        status: status_to_wire(case.status) as i32,
+        opened_at_unix_ms: case.opened_at,
+        updated_at_unix_ms: case.updated_at,
+        standing: snapshot
+            .standing
+            .as_ref()
+            .map(|standing| pb::QueueStanding {
+                position: standing.position as u32,
+                waiting_total: standing.waiting_total as u32,
+                estimated_wait_ms: standing.estimated_wait_ms.unwrap_or(-1),
+                estimate_method: "ewma-handle-time".to_owned(),
+            }),
+        callback_requested: case.callback_phone.is_some(),
+        technician_id: case
+            .session
+            .as_ref()
+            .map(|s| s.technician.to_string())
+            .unwrap_or_default(),
+        session: snapshot.session.as_ref().map(session_to_wire),
+        description: case.description.clone(),
+        required_skills: case.required_skills.clone(),
+        language: case.language.clone(),
+        reviewer_id: case.reviewer.clone().unwrap_or_default(),
+    }
+}
+
+/// The wire event.
+pub fn event_to_wire(record: &EventRecord) -> pb::CaseEvent {
+    pb::CaseEvent {
+        seq: record.seq,
+        at_unix_ms: record.at,
+        kind: record.event.kind_name().to_owned(),
+        actor: record.actor.to_string(),
+        detail_json: record.event.detail().to_string(),
+        prev_hash: record.prev_hash.clone(),
+        hash: record.hash.clone(),
+    }
+}
+
+/// Presence from `SetPresenceRequest` (limits checked by routing).
+pub fn presence(technician: &TechnicianId, request: pb::SetPresenceRequest) -> Presence {
+    Presence {
+        display_name: request.display_name,
+        profile: TechnicianProfile {
+            id: technician.clone(),
+            skills: request.skills,
+            languages: request.languages,
+            regions: request.regions,
+            capacity: request.capacity,
+        },
+        available: request.available,
+    }
+}
+
+/// The wire technician.
+pub fn technician_to_wire(status: &TechnicianStatus) -> pb::Technician {
+    let view = &status.view;
+    pb::Technician {
+        technician_id: view.id.to_string(),
+        display_name: status.display_name.clone(),
+        skills: view.skills.clone(),
+        languages: view.languages.clone(),
+        regions: view.regions.clone(),
+        capacity: view.capacity,
+        available: view.available,
+        paused: view.paused,
+        missed_offers: view.missed_offers,
+        active_case_ids: view.active_cases.iter().map(|c| c.to_string()).collect(),
+        idle_since_unix_ms: view.idle_since.unwrap_or(0),
+        online: status.online,
+    }
+}
+
+/// The wire offer.
+pub fn offer_to_wire(notice: &OfferNotice) -> pb::Offer {
+    let case = &notice.case;
+    pb::Offer {
+        case_id: case.id.to_string(),
+        kind: kind_to_wire(case.kind) as i32,
+        product: Some(product_to_wire(&case.product)),
+        locale: case.locale.clone(),
+        region: case.region.clone(),
+        priority: priority_to_wire(case.priority) as i32,
+        waited_ms: notice.offer.waited_ms,
+        expires_at_unix_ms: notice.offer.expires_at,
+        callback_requested: notice.offer.callback,
+        routing_tier: notice.offer.tier as u32,
+        description: case.description.clone(),
+    }
+}
