@@ -28,13 +28,22 @@
 //!
 //! Callers with the same requirements (skills, language, region) and priority form a *lane*,
 //! a FIFO of the callers not holding an offer. Within a lane the head arrived first and so has
-//! waited longest (the hub assigns `arrival` and `enqueued_at_ms` together), so its tier is the
-//! widest: if the head has no eligible technician, nobody behind it has. A decision therefore
-//! visits only lane heads in routing order (plus, behind a head that only declines held back,
-//! the next caller of that lane). Technicians are indexed as bitsets — free, staffed, and one
-//! per skill, language and region — so "who could take this caller now" is a handful of
-//! word-wise ANDs, and the worst case (many free technicians, none eligible) costs one such
-//! test per lane head. Positions come from a sorted key array in O(log n).
+//! waited longest, so its tier is the widest: if the head has no eligible technician, nobody
+//! behind it has. (This relies on the hub assigning `arrival` and `enqueued_at_ms` together;
+//! if they disagreed, routing would still never leave eligibility, but a caller could wait
+//! for their lane head's tier.) A decision therefore visits only lane heads in routing order,
+//! plus the next caller of a lane whose head only declines held back. Each head's key carries
+//! a small probe (wait start, skill set, language, region) so the scan reads few cache lines.
+//!
+//! Technicians are indexed as bitsets, one bit per technician: free, staffed, and the holders
+//! of each skill, language and region; each language and region also counts its free holders.
+//! A head whose language or region (as its tier asks) has no free holder is skipped at once;
+//! otherwise its eligible set is "free with these skills" (once per skill set and decision)
+//! AND language holders AND region holders: a few word operations for 1,000 technicians.
+//! The worst case, many free technicians and none eligible, costs one such test per lane
+//! head. Positions come from a sorted key array (O(log n) per lookup, a memmove when a caller
+//! leaves). Interned names, lanes and skill sets live as long as the router; their number is
+//! bounded by the names the hub accepts.
 //!
 //! # Estimated wait
 //!
@@ -158,10 +167,11 @@ impl Router {
         Ok(())
     }
 
-    /// Applies a technician's presence: their profile and whether they take work. Going
-    /// available lifts an automatic pause and clears the missed-offer streak; pending offers
-    /// and sessions are unaffected either way. A lower capacity never cancels work, it only
-    /// holds back new offers.
+    /// Applies a technician's presence: their profile and whether they take work. Coming
+    /// back available (from unavailable, paused or unknown) lifts an automatic pause, clears
+    /// the missed-offer streak and starts their idle time if they have no work; a repeated
+    /// announcement while available changes only the profile. Pending offers and sessions are
+    /// unaffected either way; a lower capacity only holds back new offers.
     pub fn set_presence(
         &mut self,
         profile: TechnicianProfile,
@@ -201,42 +211,62 @@ impl Router {
     /// The first waiting caller in routing order with an eligible free technician, the tier
     /// that applies to them and the technician to offer them to.
     fn find_match(&self, now: UnixMs) -> Option<(u64, usize, TechSlot)> {
-        let free = self.technicians.free();
+        let pool = &self.technicians;
+        let free = pool.free();
         if free.is_clear() {
             return None;
         }
+        let skill_sets = self.queue.skill_sets();
+        // Free technicians with every skill of a skill set, worked out once per decision.
+        let mut skilled: Vec<Option<FixedBitSet>> = vec![None; skill_sets.len()];
         let mut heads = self.queue.heads().peekable();
         // Callers behind a lane head that only declines held back, merged in routing order.
         let mut behind_declined: BinaryHeap<Reverse<OrderKey>> = BinaryHeap::new();
         let mut eligible = FixedBitSet::new();
         loop {
             let take_head = match (heads.peek(), behind_declined.peek()) {
-                (Some(head), Some(Reverse(behind))) => *head < behind,
+                (Some((head, _)), Some(Reverse(behind))) => *head < behind,
                 (Some(_), None) => true,
                 (None, Some(_)) => false,
                 (None, None) => return None,
             };
-            let key = if take_head {
-                *heads.next()?
+            let (key, probe) = if take_head {
+                let (key, probe) = heads.next()?;
+                (*key, *probe)
             } else {
-                behind_declined.pop()?.0
+                let key = behind_declined.pop()?.0;
+                (key, self.queue.by_seq(key.seq).probe())
             };
-            let caller = self.queue.by_seq(key.seq);
-            let tier = self.policy.tier_index(caller.waited(now));
-            self.technicians.eligible_into(
-                free,
-                &caller.requirement,
-                &self.policy.tiers[tier],
-                &mut eligible,
-            );
+            let tier_index = self
+                .policy
+                .tier_index(now.saturating_sub(probe.enqueued_at));
+            let tier = &self.policy.tiers[tier_index];
+            // Nobody in a lane behind an ineligible head can be served either: skip it.
+            if (tier.match_language && !pool.languages.has_free_holder(probe.language))
+                || (tier.match_region && !pool.regions.has_free_holder(probe.region))
+            {
+                continue;
+            }
+            let with_skills = skilled[probe.skill_set].get_or_insert_with(|| {
+                let mut techs = free.clone();
+                pool.with_skills(&skill_sets[probe.skill_set].skills, &mut techs);
+                techs
+            });
+            if with_skills.is_clear() {
+                continue;
+            }
+            eligible.clone_from(with_skills);
+            pool.in_place(probe.language, probe.region, tier, &mut eligible);
             if eligible.is_clear() {
-                continue; // nobody in this lane can be served either
+                continue;
             }
-            for &declined in &caller.declined {
-                eligible.set(declined, false);
+            if probe.has_declines {
+                for &declined in &self.queue.by_seq(key.seq).declined {
+                    eligible.set(declined, false);
+                }
             }
-            if let Some(tech) = self.technicians.best(&eligible) {
-                return Some((key.seq, tier, tech));
+            if let Some(tech) = pool.best(&eligible) {
+                return Some((key.seq, tier_index, tech));
             }
             if let Some(next) = self.queue.next_in_lane(&key) {
                 behind_declined.push(Reverse(next));
@@ -336,10 +366,10 @@ impl Router {
         now: UnixMs,
     ) -> Result<(), RoutingError> {
         let (seq, slot) = self.live_offer(case, tech, now)?;
-        self.queue.release(seq);
         if let Some(caller) = self.queue.get_mut(case) {
             caller.declined.push(slot);
         }
+        self.queue.release(seq); // after the decline is noted: it shapes the lane head's probe
         self.technicians.update(slot, |t| {
             t.offers.remove(case);
             t.missed_offers = 0;

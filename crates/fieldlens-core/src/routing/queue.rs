@@ -3,7 +3,7 @@
 //! time indexes behind offer expiry and tier widening.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
 use super::CallerRequest;
@@ -17,6 +17,17 @@ pub(super) struct OrderKey {
     arrival: u64,
     /// Internal, unique and increasing per enqueue; breaks arrival ties and names the caller.
     pub(super) seq: u64,
+}
+
+/// What a routing decision needs to know about a lane head, kept next to its key so that
+/// scanning thousands of heads stays within a few cache lines per head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Probe {
+    pub(super) enqueued_at: UnixMs,
+    pub(super) skill_set: usize,
+    pub(super) language: usize,
+    pub(super) region: usize,
+    pub(super) has_declines: bool,
 }
 
 /// An outstanding reservation of a caller for a technician.
@@ -41,6 +52,16 @@ pub(super) struct Caller {
 }
 
 impl Caller {
+    pub(super) fn probe(&self) -> Probe {
+        Probe {
+            enqueued_at: self.request.enqueued_at_ms,
+            skill_set: self.skill_set,
+            language: self.requirement.language,
+            region: self.requirement.region,
+            has_declines: !self.declined.is_empty(),
+        }
+    }
+
     /// Waiting time so far; a clock that went backwards counts as no wait.
     pub(super) fn waited(&self, now: UnixMs) -> i64 {
         now.saturating_sub(self.request.enqueued_at_ms).max(0)
@@ -92,7 +113,7 @@ pub(super) struct CallerQueue {
     lanes: Vec<BTreeSet<OrderKey>>,
     lane_ids: HashMap<(Requirement, Priority), usize>,
     /// The first waiting caller of every non-empty lane.
-    heads: BTreeSet<OrderKey>,
+    heads: BTreeMap<OrderKey, Probe>,
     skill_sets: Vec<SkillSet>,
     skill_set_ids: HashMap<Vec<usize>, usize>,
     /// Waiting callers by the time their wait began, for the next tier widening.
@@ -229,13 +250,13 @@ impl CallerQueue {
                 self.heads.remove(&old);
             }
             if let Some(new) = after {
-                self.heads.insert(new);
+                self.heads.insert(new, self.callers[&new.seq].probe());
             }
         }
     }
 
     /// The first waiting caller of every lane, in routing order.
-    pub(super) fn heads(&self) -> impl Iterator<Item = &OrderKey> {
+    pub(super) fn heads(&self) -> impl Iterator<Item = (&OrderKey, &Probe)> {
         self.heads.iter()
     }
 

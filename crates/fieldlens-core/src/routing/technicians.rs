@@ -18,6 +18,9 @@ pub(super) type TechSlot = usize;
 pub(super) struct AttributeIndex {
     ids: HashMap<String, usize>,
     holders: Vec<FixedBitSet>,
+    /// Per attribute, how many of its holders may receive an offer now: a cheap first test
+    /// before any bitset work.
+    free_holders: Vec<u32>,
 }
 
 impl AttributeIndex {
@@ -29,12 +32,25 @@ impl AttributeIndex {
         let id = self.holders.len();
         self.ids.insert(name.to_owned(), id);
         self.holders.push(FixedBitSet::new());
+        self.free_holders.push(0);
         id
     }
 
     /// Technicians holding attribute `id`; may be shorter than the pool (missing bits are 0).
     pub(super) fn holders(&self, id: usize) -> &FixedBitSet {
         &self.holders[id]
+    }
+
+    /// Whether some holder of attribute `id` may receive an offer now.
+    pub(super) fn has_free_holder(&self, id: usize) -> bool {
+        self.free_holders[id] > 0
+    }
+
+    fn count_free(&mut self, ids: &[usize], free: bool) {
+        for &id in ids {
+            let count = &mut self.free_holders[id];
+            *count = if free { *count + 1 } else { *count - 1 };
+        }
     }
 
     fn assign(&mut self, slot: TechSlot, names: &[String]) -> Vec<usize> {
@@ -178,6 +194,7 @@ impl TechnicianPool {
     /// no work, starts their idle time now.
     pub(super) fn announce(&mut self, profile: TechnicianProfile, available: bool, now: UnixMs) {
         let slot = self.ensure(&profile.id);
+        self.set_free(slot, false); // the free-holder counts follow the old attributes out
         let tech = &mut self.techs[slot];
         self.skills.unassign(slot, &tech.skill_ids);
         self.languages.unassign(slot, &tech.language_ids);
@@ -210,8 +227,20 @@ impl TechnicianPool {
 
     fn refresh(&mut self, slot: TechSlot) {
         let tech = &self.techs[slot];
-        self.free.set(slot, tech.can_take_offer());
-        self.staffed.set(slot, tech.staffed());
+        let (free, staffed) = (tech.can_take_offer(), tech.staffed());
+        self.set_free(slot, free);
+        self.staffed.set(slot, staffed);
+    }
+
+    fn set_free(&mut self, slot: TechSlot, free: bool) {
+        if self.free.contains(slot) == free {
+            return;
+        }
+        self.free.set(slot, free);
+        let tech = &self.techs[slot];
+        self.skills.count_free(&tech.skill_ids, free);
+        self.languages.count_free(&tech.language_ids, free);
+        self.regions.count_free(&tech.region_ids, free);
     }
 
     /// Interns a caller's requirements (unknown names get ids with no holders).
@@ -240,11 +269,23 @@ impl TechnicianPool {
     ) {
         out.clone_from(base);
         self.with_skills(&requirement.skills, out);
+        self.in_place(requirement.language, requirement.region, tier, out);
+    }
+
+    /// Keeps in `set` only technicians speaking `language` and serving `region`, as far as
+    /// `tier` asks for either.
+    pub(super) fn in_place(
+        &self,
+        language: usize,
+        region: usize,
+        tier: &Tier,
+        set: &mut FixedBitSet,
+    ) {
         if tier.match_language {
-            out.intersect_with(self.languages.holders(requirement.language));
+            set.intersect_with(self.languages.holders(language));
         }
         if tier.match_region {
-            out.intersect_with(self.regions.holders(requirement.region));
+            set.intersect_with(self.regions.holders(region));
         }
     }
 
@@ -285,5 +326,42 @@ impl TechnicianPool {
     /// Every technician in id order.
     pub(super) fn views(&self) -> Vec<TechnicianView> {
         self.by_id.values().map(|&slot| self.view(slot)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_holder_counts_follow_presence_load_and_profile() {
+        let mut pool = TechnicianPool::default();
+        let profile = TechnicianProfile {
+            id: TechnicianId::new("a"),
+            skills: vec!["car".into()],
+            languages: vec!["en".into()],
+            regions: vec!["north".into()],
+            capacity: 1,
+        };
+        let en = pool.languages.intern("en");
+        let zh = pool.languages.intern("zh");
+        assert!(!pool.languages.has_free_holder(en));
+        pool.announce(profile.clone(), true, 0);
+        assert!(pool.languages.has_free_holder(en));
+        let slot = pool.slot(&profile.id).unwrap();
+        pool.update(slot, |tech| tech.offers.insert(CaseId::new("c")));
+        assert!(!pool.languages.has_free_holder(en), "full");
+        pool.update(slot, |tech| tech.offers.clear());
+        assert!(pool.languages.has_free_holder(en));
+        let speaks_zh = TechnicianProfile {
+            languages: vec!["zh".into()],
+            ..profile.clone()
+        };
+        pool.announce(speaks_zh.clone(), true, 1);
+        assert!(!pool.languages.has_free_holder(en));
+        assert!(pool.languages.has_free_holder(zh));
+        pool.announce(speaks_zh, false, 2);
+        assert!(!pool.languages.has_free_holder(zh));
+        assert!(pool.free().is_clear() && pool.staffed().is_clear());
     }
 }
