@@ -1,6 +1,7 @@
 //! The `fieldlens` command line: serve the hub and act as each of its users.
 
 mod case_cmd;
+mod check;
 mod client;
 mod demo;
 mod dispatch_cmd;
@@ -55,6 +56,8 @@ enum Command {
     Loadgen(loadgen::LoadgenArgs),
     /// Start a hub and walk callers and technicians through queue and pairing, narrated.
     Demo(demo::DemoArgs),
+    /// Check photos for quality: accept or retake, with reasons.
+    Check(check::CheckArgs),
     /// Print shell completions, e.g. `fieldlens completions bash > /etc/bash_completion.d/fieldlens`.
     Completions {
         /// The shell to generate completions for.
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
         Command::Serve(args) => return serve::main(args),
+        Command::Check(args) => return check::main(args),
         Command::Case(command) => client::block_on(case_cmd::run(command)),
         Command::Tech(command) => client::block_on(tech_cmd::run(command)),
         Command::Queue(command) => client::block_on(dispatch_cmd::run_queue(command)),

@@ -57,8 +57,8 @@ pub enum QualityError {
     /// The check profile is invalid.
     #[error("invalid check profile: {0}")]
     Profile(#[from] ProfileError),
-    /// A perceptual hash given for comparison is not 16 hex digits.
-    #[error("invalid perceptual hash {0:?}: expected 16 hex digits")]
+    /// A perceptual hash given for comparison is not 96 hex digits.
+    #[error("invalid perceptual hash {0:?}: expected 96 hex digits")]
     BadHash(String),
     /// OpenCV failed while analysing an image that decoded fine (a bug, not bad input).
     #[error("image analysis failed: {0}")]

@@ -2,23 +2,43 @@
 //!
 //! This crate knows nothing about cases, networks or storage: it sees bytes, a
 //! [`CheckProfile`] and the [`Fingerprint`]s of earlier photos, and returns a [`PhotoReport`].
+//!
+//! ```no_run
+//! use fieldlens_quality::{check_photo, CheckProfile};
+//! let bytes = std::fs::read("photo.jpg").unwrap();
+//! let report = check_photo(&bytes, &CheckProfile::default(), &[]).unwrap();
+//! println!("{} {:?}", report.verdict.as_str(), report.reasons().collect::<Vec<_>>());
+//! ```
+//!
+//! Every check runs on one working copy at most [`decode::WORK_SIDE`] pixels on the long side,
+//! so scores and thresholds mean the same for a 0.8 MP and a 12 MP photo. The method behind
+//! each check is documented in its module: [`decode`] (guarded decoding), `exposure`
+//! (exposure and glare), `sharpness` (blur and noise), `tilt`, `subject` (subject box, used
+//! for framing), `recapture`, `duplicate`.
 
+pub mod baseline;
+pub mod decode;
+mod duplicate;
+mod engine;
 mod error;
+mod exposure;
+mod messages;
 pub mod profile;
+mod recapture;
 pub mod report;
+mod sharpness;
+mod subject;
+mod tilt;
 
+pub use duplicate::Fingerprint;
+pub use engine::{are_duplicates, check_photo};
 pub use error::QualityError;
 pub use profile::{CheckProfile, ProfileError, TargetRegion};
 pub use report::{Issue, NormalizedBox, PhotoReport, Reason, Verdict};
 
-use serde::{Deserialize, Serialize};
-
-/// What the hub keeps per accepted photo so later photos of the same case can be checked for
-/// `duplicate`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Fingerprint {
-    /// SHA-256 (hex) of the photo's bytes.
-    pub sha256: String,
-    /// 64-bit perceptual hash (16 hex digits).
-    pub perceptual_hash: String,
+/// Limits OpenCV to `threads` worker threads per call (1 = run each check on the calling
+/// thread only, the right setting when photos are checked in parallel).
+pub fn set_opencv_threads(threads: i32) -> Result<(), QualityError> {
+    opencv::core::set_num_threads(threads)?;
+    Ok(())
 }

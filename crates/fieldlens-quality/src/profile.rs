@@ -35,23 +35,25 @@ pub struct CheckProfile {
     /// Largest pixel count (width × height) a header may claim; larger is refused before any
     /// pixel is allocated. Default 100 MP.
     pub max_pixels: u64,
-    /// Blur: smallest accepted sharpness (`blur`). Sharpness is the 90th percentile over tiles
-    /// of the local Laplacian-to-gradient energy ratio at the working size, × 100. Default 8.0.
+    /// Blur: smallest accepted sharpness (`blur`, subtype `defocus`): the smallest, over
+    /// directions, ratio of second- to first-derivative energy at the working size (see the
+    /// `sharpness` module). Sharp photos score about 1–5. Default 0.2.
     pub min_sharpness: f32,
-    /// Blur: largest accepted blur anisotropy (`blur`, subtype `motion`): 1 − (weakest / strongest
-    /// directional gradient energy) after removing the scene's own anisotropy. Default 0.6.
+    /// Blur: blur anisotropy above which blur counts as motion blur (`blur`, subtype `motion`),
+    /// judged against twice `min_sharpness` because motion keeps detail across its direction.
+    /// Default 0.65.
     pub max_motion_anisotropy: f32,
     /// Smallest accepted mean luma, Rec.601, 0–255 (`underexposed`). Default 60.
     pub min_mean_luma: f32,
     /// Largest accepted mean luma, Rec.601, 0–255 (`overexposed`). Default 215.
     pub max_mean_luma: f32,
-    /// Largest accepted share of pixels at luma ≥ 250 outside any glare blob (`overexposed`). Default 0.18.
+    /// Largest accepted share of pixels at luma ≥ 250 outside any glare blob (`overexposed`). Default 0.15.
     pub max_clipped_share: f32,
     /// Largest accepted share of the frame covered by one compact saturated highlight lying
-    /// away from the frame's edges (`glare`). Default 0.015.
+    /// away from the frame's edges (`glare`). Default 0.02.
     pub max_glare_share: f32,
     /// Largest accepted noise level: estimated standard deviation of pixel noise, 8-bit units,
-    /// at the working size (`noise`). Default 12.
+    /// at the working size, counting only spatially white noise (`noise`). Default 3.
     pub max_noise_sigma: f32,
     /// Largest accepted tilt of the dominant straight lines from level, in degrees (`tilted`). Default 10.
     pub max_tilt_degrees: f32,
@@ -71,7 +73,8 @@ pub struct CheckProfile {
     /// or a print (`recapture`). Default 0.5.
     pub max_recapture_score: f32,
     /// Largest Hamming distance, in bits of the 64-bit perceptual hash, at which two photos
-    /// count as duplicates (`duplicate`). Default 12.
+    /// count as duplicates (`duplicate`), over the best-aligned pair of the photos' six hashes.
+    /// Default 11.
     pub max_duplicate_distance: u32,
     /// Where the subject should sit and how much of the frame it should fill; when absent,
     /// `min_subject_fill`/`max_subject_fill` apply and no position is required.
@@ -86,20 +89,20 @@ impl Default for CheckProfile {
             min_megapixels: 0.5,
             max_bytes: 40 * 1024 * 1024,
             max_pixels: 100_000_000,
-            min_sharpness: 8.0,
-            max_motion_anisotropy: 0.6,
+            min_sharpness: 0.2,
+            max_motion_anisotropy: 0.65,
             min_mean_luma: 60.0,
             max_mean_luma: 215.0,
-            max_clipped_share: 0.18,
-            max_glare_share: 0.015,
-            max_noise_sigma: 12.0,
+            max_clipped_share: 0.15,
+            max_glare_share: 0.02,
+            max_noise_sigma: 3.0,
             max_tilt_degrees: 10.0,
             min_subject_fill: 0.12,
             max_subject_fill: 0.92,
             max_edge_contact: 0.35,
             min_target_overlap: 0.6,
             max_recapture_score: 0.5,
-            max_duplicate_distance: 12,
+            max_duplicate_distance: 11,
             target: None,
             skip: Vec::new(),
         }

@@ -1,0 +1,309 @@
+//! The checker: decode once, measure everything on the working copy, then judge against the profile.
+//!
+//! Measuring ([`measure`]) and judging ([`judge`]) are separate so the decision rules are plain
+//! functions of numbers and a profile, testable without images.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use opencv::core::Mat;
+use opencv::imgproc;
+use sha2::{Digest, Sha256};
+
+use crate::decode::{self, Decoded};
+use crate::duplicate::{Fingerprint, Hashes};
+use crate::exposure::{self, Exposure, Glare};
+use crate::messages::sentence;
+use crate::recapture::{self, Recapture};
+use crate::report::{Issue, NormalizedBox, PhotoReport, Reason, Verdict};
+use crate::sharpness::{self, BlurMeasure};
+use crate::subject::{self, Subject};
+use crate::tilt::{self, Tilt};
+use crate::{CheckProfile, QualityError};
+
+/// Smallest subject contrast (mean saliency inside minus outside the mask) for a subject to
+/// count as found; below it the scene has no distinct subject and framing is not judged.
+const MIN_SUBJECT_CONTRAST: f64 = 0.2;
+
+/// Everything measured on one photo.
+#[derive(Debug, Clone)]
+pub(crate) struct Measurements {
+    pub width: u32,
+    pub height: u32,
+    pub exposure: Exposure,
+    pub glare: Glare,
+    pub blur: BlurMeasure,
+    pub noise_sigma: f64,
+    pub tilt: Tilt,
+    pub subject: Subject,
+    pub recapture: Recapture,
+    pub hashes: Hashes,
+}
+
+fn gray_of(bgr: &Mat) -> Result<Mat, QualityError> {
+    let mut gray = Mat::default();
+    imgproc::cvt_color_def(bgr, &mut gray, imgproc::COLOR_BGR2GRAY)?;
+    Ok(gray)
+}
+
+/// Takes every measurement on a decoded photo.
+pub(crate) fn measure(decoded: &Decoded) -> Result<Measurements, QualityError> {
+    let gray = gray_of(&decoded.bgr)?;
+    Ok(Measurements {
+        width: decoded.header.width,
+        height: decoded.header.height,
+        exposure: exposure::measure_exposure(&gray)?,
+        glare: exposure::find_glare(&gray)?,
+        blur: sharpness::measure_blur(&gray)?,
+        noise_sigma: sharpness::measure_noise(&gray)?,
+        tilt: tilt::measure_tilt(&gray)?,
+        subject: subject::estimate_subject(&decoded.bgr)?,
+        recapture: recapture::measure_recapture(&gray)?,
+        hashes: Hashes::of(&decoded.bgr)?,
+    })
+}
+
+impl Measurements {
+    /// The measurements as named metrics.
+    pub(crate) fn metrics(&self) -> BTreeMap<String, f64> {
+        let subject = &self.subject;
+        let [left, top, right, bottom] = subject.edge_contact;
+        [
+            ("megapixels", self.megapixels()),
+            ("mean_luma", self.exposure.mean_luma),
+            ("median_luma", self.exposure.median_luma),
+            ("clipped_high_share", self.exposure.clipped_high_share),
+            ("clipped_low_share", self.exposure.clipped_low_share),
+            ("glare_share", self.glare.share),
+            ("glare_ellipse_iou", self.glare.ellipse_iou),
+            ("sharpness", self.blur.sharpness),
+            ("blur_anisotropy", self.blur.anisotropy),
+            ("noise_sigma", self.noise_sigma),
+            ("tilt_degrees", self.tilt.degrees),
+            ("level_line_share", self.tilt.level_share),
+            ("line_evidence", self.tilt.evidence),
+            ("subject_fill", subject.bbox.area()),
+            ("subject_mask_share", subject.mask_share),
+            ("subject_contrast", subject.contrast),
+            ("edge_contact_left", left),
+            ("edge_contact_top", top),
+            ("edge_contact_right", right),
+            ("edge_contact_bottom", bottom),
+            ("recapture_score", self.recapture.score),
+            ("screen_outline_share", self.recapture.outline_share),
+            ("bezel_contrast", self.recapture.bezel_contrast),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), value))
+        .collect()
+    }
+
+    fn megapixels(&self) -> f64 {
+        f64::from(self.width) * f64::from(self.height) / 1e6
+    }
+
+    /// The subject box, when the scene has a distinct subject.
+    pub(crate) fn subject_box(&self) -> Option<NormalizedBox> {
+        (self.subject.contrast >= MIN_SUBJECT_CONTRAST).then_some(self.subject.bbox)
+    }
+}
+
+fn issue(reason: Reason, subtype: &str, score: f64, threshold: f64) -> Issue {
+    let (en, zh) = sentence(reason, subtype);
+    Issue {
+        reason,
+        subtype: subtype.to_owned(),
+        score,
+        threshold,
+        message_en: en.to_owned(),
+        message_zh: zh.to_owned(),
+    }
+}
+
+/// Applies the profile's thresholds to the measurements; returns the issues found.
+pub(crate) fn judge(m: &Measurements, profile: &CheckProfile) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    let mut add = |candidate: Option<Issue>| {
+        if let Some(found) = candidate.filter(|found| profile.checks(found.reason)) {
+            issues.push(found);
+        }
+    };
+
+    let megapixels = m.megapixels();
+    let min_mp = f64::from(profile.min_megapixels);
+    add((megapixels < min_mp).then(|| issue(Reason::LowResolution, "", megapixels, min_mp)));
+
+    let blur = m.blur;
+    let min_sharpness = f64::from(profile.min_sharpness);
+    let max_anisotropy = f64::from(profile.max_motion_anisotropy);
+    // Motion blur keeps detail across the motion, so it is judged with a looser sharpness limit
+    // when the blur is strongly one-directional.
+    let motion = blur.anisotropy > max_anisotropy;
+    let blurred =
+        blur.sharpness < min_sharpness || (motion && blur.sharpness < 2.0 * min_sharpness);
+    add(blurred.then(|| {
+        let (subtype, threshold) = if motion {
+            ("motion", 2.0 * min_sharpness)
+        } else {
+            ("defocus", min_sharpness)
+        };
+        issue(Reason::Blur, subtype, blur.sharpness, threshold)
+    }));
+
+    let exposure = m.exposure;
+    let min_luma = f64::from(profile.min_mean_luma);
+    let max_luma = f64::from(profile.max_mean_luma);
+    add((exposure.mean_luma < min_luma)
+        .then(|| issue(Reason::Underexposed, "", exposure.mean_luma, min_luma)));
+    let washed_out = (exposure.clipped_high_share - m.glare.share).max(0.0);
+    let max_clipped = f64::from(profile.max_clipped_share);
+    add(if exposure.mean_luma > max_luma {
+        Some(issue(Reason::Overexposed, "", exposure.mean_luma, max_luma))
+    } else {
+        (washed_out > max_clipped).then(|| issue(Reason::Overexposed, "", washed_out, max_clipped))
+    });
+
+    let max_glare = f64::from(profile.max_glare_share);
+    add((m.glare.share > max_glare).then(|| issue(Reason::Glare, "", m.glare.share, max_glare)));
+
+    let max_noise = f64::from(profile.max_noise_sigma);
+    add((m.noise_sigma > max_noise).then(|| issue(Reason::Noise, "", m.noise_sigma, max_noise)));
+
+    let tilt = m.tilt;
+    let max_tilt = f64::from(profile.max_tilt_degrees);
+    let tilted = tilt.degrees.abs() > max_tilt
+        && tilt.level_share < tilt::MAX_LEVEL_SHARE
+        && tilt.evidence >= tilt::MIN_LINE_EVIDENCE;
+    add(tilted.then(|| issue(Reason::Tilted, "", tilt.degrees.abs(), max_tilt)));
+
+    add(framing(m, profile));
+
+    let max_recapture = f64::from(profile.max_recapture_score);
+    add((m.recapture.score > max_recapture).then(|| {
+        issue(
+            Reason::Recapture,
+            "screen",
+            m.recapture.score,
+            max_recapture,
+        )
+    }));
+    issues
+}
+
+/// Framing against the target region when the profile sets one, else against the fill limits.
+fn framing(m: &Measurements, profile: &CheckProfile) -> Option<Issue> {
+    let subject = m.subject_box()?;
+    let fill = subject.area();
+    let (min_fill, max_fill) = match profile.target {
+        Some(target) => (f64::from(target.min_fill), f64::from(target.max_fill)),
+        None => (
+            f64::from(profile.min_subject_fill),
+            f64::from(profile.max_subject_fill),
+        ),
+    };
+    if fill > max_fill {
+        return Some(issue(Reason::Framing, "too_close", fill, max_fill));
+    }
+    let contact = m.subject.edge_contact.iter().copied().fold(0.0, f64::max);
+    let max_contact = f64::from(profile.max_edge_contact);
+    if contact > max_contact {
+        return Some(issue(Reason::Framing, "cut_off", contact, max_contact));
+    }
+    if fill < min_fill {
+        return Some(issue(Reason::Framing, "too_far", fill, min_fill));
+    }
+    let target = profile.target?;
+    let region = NormalizedBox {
+        x: f64::from(target.x),
+        y: f64::from(target.y),
+        w: f64::from(target.w),
+        h: f64::from(target.h),
+    };
+    let inside = subject.intersection(&region) / fill.max(1e-9);
+    let min_overlap = f64::from(profile.min_target_overlap);
+    (inside < min_overlap).then(|| issue(Reason::Framing, "off_target", inside, min_overlap))
+}
+
+/// Checks one encoded photo (JPEG, PNG or WebP) against a profile and the fingerprints of
+/// earlier photos of the same case.
+///
+/// Never panics on input: anything that cannot be checked is a [`QualityError`] naming the
+/// problem. Safe to call from many threads at once.
+pub fn check_photo(
+    bytes: &[u8],
+    profile: &CheckProfile,
+    earlier: &[Fingerprint],
+) -> Result<PhotoReport, QualityError> {
+    let started = Instant::now();
+    profile.validate()?;
+    let decoded = decode::decode(bytes, profile)?;
+    let measured = measure(&decoded)?;
+    let mut issues = judge(&measured, profile);
+    let mut metrics = measured.metrics();
+    let sha256 = hex::encode(Sha256::digest(bytes));
+
+    let mut duplicate_of = None;
+    if profile.checks(Reason::Duplicate) && !earlier.is_empty() {
+        let max_distance = profile.max_duplicate_distance;
+        let mut closest: Option<(u32, &Fingerprint)> = None;
+        for candidate in earlier {
+            let distance = if candidate.sha256 == sha256 {
+                0
+            } else {
+                measured
+                    .hashes
+                    .distance(&Hashes::parse(&candidate.perceptual_hash)?)
+            };
+            if closest.is_none_or(|(best, _)| distance < best) {
+                closest = Some((distance, candidate));
+            }
+        }
+        if let Some((distance, candidate)) = closest {
+            metrics.insert("duplicate_distance".into(), f64::from(distance));
+            if distance <= max_distance {
+                duplicate_of = Some(candidate.sha256.clone());
+                issues.push(issue(
+                    Reason::Duplicate,
+                    "",
+                    f64::from(distance),
+                    f64::from(max_distance),
+                ));
+            }
+        }
+    }
+
+    Ok(PhotoReport {
+        verdict: if issues.is_empty() {
+            Verdict::Accept
+        } else {
+            Verdict::Retake
+        },
+        issues,
+        metrics,
+        subject_box: measured.subject_box(),
+        width: measured.width,
+        height: measured.height,
+        sha256,
+        perceptual_hash: measured.hashes.to_hex(),
+        duplicate_of,
+        check_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
+    })
+}
+
+/// Whether two encoded photos are duplicates under `profile`, and their hash distance in bits
+/// (0 for byte-identical photos).
+pub fn are_duplicates(
+    a: &[u8],
+    b: &[u8],
+    profile: &CheckProfile,
+) -> Result<(bool, u32), QualityError> {
+    profile.validate()?;
+    let distance = if a == b {
+        0
+    } else {
+        let first = Hashes::of(&decode::decode(a, profile)?.bgr)?;
+        let second = Hashes::of(&decode::decode(b, profile)?.bgr)?;
+        first.distance(&second)
+    };
+    Ok((distance <= profile.max_duplicate_distance, distance))
+}

@@ -1,0 +1,100 @@
+//! Tilt: how far the dominant straight lines are from level.
+//!
+//! Straight segments are found with OpenCV's LSD line segment detector on the grey working
+//! copy; segments shorter than 4% of the frame's diagonal are dropped (texture, text). Each
+//! segment votes with its length for its angle folded into −45°..45° (so a vertical and a
+//! horizontal edge of the same upright structure vote for the same angle).
+//!
+//! In a photo held level, vertical edges (door frames, pillars, poles, appliance sides) stay
+//! vertical whatever the perspective, and horizon and floor lines near the centre stay
+//! horizontal, so a clear share of the line length lies within ±3° of the axes. When the
+//! camera is rolled, *every* line turns by the same angle: the axis-aligned share collapses
+//! and the votes pile up around the roll angle instead. So `tilt_degrees` is the centre of the
+//! strongest ±3° window of votes, and the photo is `tilted` when that angle exceeds
+//! `max_tilt_degrees` **and** fewer than [`MAX_LEVEL_SHARE`] of the votes are axis-aligned **and**
+//! the lines carry enough evidence (total length of at least [`MIN_LINE_EVIDENCE`] diagonals) —
+//! a close-up of a textured surface, or a scene without lines, is never called tilted.
+
+use opencv::core::{Mat, Vec4f, Vector};
+use opencv::imgproc;
+use opencv::prelude::*;
+
+use crate::QualityError;
+
+/// Segments shorter than this share of the diagonal are ignored.
+const MIN_SEGMENT: f64 = 0.04;
+/// Half-width, in degrees, of the window votes are pooled over.
+const WINDOW: i32 = 3;
+/// Above this share of axis-aligned line length a photo counts as level whatever else it holds.
+pub(crate) const MAX_LEVEL_SHARE: f64 = 0.08;
+/// Total segment length, in frame diagonals, needed before tilt is judged.
+pub(crate) const MIN_LINE_EVIDENCE: f64 = 2.0;
+
+/// Line-orientation measurements.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct Tilt {
+    /// Signed angle, degrees, of the strongest line direction folded into −45..45
+    /// (positive: lines turned clockwise in the image).
+    pub degrees: f64,
+    /// Share of line length within ±3° of horizontal or vertical.
+    pub level_share: f64,
+    /// Share of line length within ±3° of `degrees`.
+    pub peak_share: f64,
+    /// Total length of the segments used, in frame diagonals.
+    pub evidence: f64,
+}
+
+/// Measures line orientation on a grey 8-bit image.
+pub(crate) fn measure_tilt(gray: &Mat) -> Result<Tilt, QualityError> {
+    let diagonal = f64::from(gray.cols()).hypot(f64::from(gray.rows()));
+    let mut detector = imgproc::create_line_segment_detector_def()?;
+    let mut segments = Vector::<Vec4f>::new();
+    detector.detect(
+        gray,
+        &mut segments,
+        &mut opencv::core::no_array(),
+        &mut opencv::core::no_array(),
+        &mut opencv::core::no_array(),
+    )?;
+    // Votes per whole degree, folded: index 0 ↔ −45°, 45 ↔ 0°, 89 ↔ 44°.
+    let mut votes = [0f64; 90];
+    let mut total = 0.0;
+    for segment in &segments {
+        let (dx, dy) = (
+            f64::from(segment[2] - segment[0]),
+            f64::from(segment[3] - segment[1]),
+        );
+        let length = dx.hypot(dy);
+        if length < MIN_SEGMENT * diagonal {
+            continue;
+        }
+        let folded = (dy.atan2(dx).to_degrees() + 45.0).rem_euclid(90.0);
+        votes[(folded.floor() as usize).min(89)] += length;
+        total += length;
+    }
+    if total <= 0.0 {
+        return Ok(Tilt::default());
+    }
+    let pooled = |centre: i32| -> f64 {
+        (-WINDOW..=WINDOW)
+            .map(|offset| votes[(centre + offset).rem_euclid(90) as usize])
+            .sum()
+    };
+    let (peak, peak_votes) =
+        (0..90)
+            .map(|bin| (bin, pooled(bin)))
+            .fold(
+                (45, f64::MIN),
+                |best, next| if next.1 > best.1 { next } else { best },
+            );
+    // Level: the two bins either side of 0° (−1..0 and 0..1) and ±3° around them.
+    let level = (-WINDOW - 1..=WINDOW)
+        .map(|offset| votes[(45 + offset) as usize])
+        .sum::<f64>();
+    Ok(Tilt {
+        degrees: f64::from(peak) - 45.0 + 0.5,
+        level_share: level / total,
+        peak_share: peak_votes / total,
+        evidence: total / diagonal,
+    })
+}
