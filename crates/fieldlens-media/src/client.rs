@@ -2,6 +2,7 @@
 //! pinned certificate fingerprint pairing handed out, exchange control messages, send
 //! and receive live video, and upload photos that survive dropped connections.
 
+use std::collections::VecDeque;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,15 +15,16 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::proto_core::{
-    Admission, ClientConnection, ErrorCode, FrameFilter, FrameHeader, Limits, MAX_CONTROL_BYTES,
+    ClientConnection, ErrorCode, FrameHeader, FrameReorder, Limits, MAX_CONTROL_BYTES,
     MAX_UPLOAD_REPLY_BYTES, ProtocolError, RelayConfig, RelayStats, StreamKind, UploadProgress,
     UploadSender, VideoFrame,
 };
 use crate::seams::Role;
-use crate::tls::{CertificateError, client_crypto};
+use crate::server::REORDER_FRAMES;
+use crate::tls::{CertificateError, quic_client_config};
 use crate::transport::{
-    CONTROL_PRIORITY, FrameOutbox, FramedReader, LinkError, UPLOAD_PRIORITY, close_with,
-    read_frame, read_kind, run_frame_sender, transport_config, var_int, write_framed,
+    CONTROL_PRIORITY, CongestionControl, FrameOutbox, FramedReader, LinkError, UPLOAD_PRIORITY,
+    close_with, read_frame, read_kind, run_frame_sender, transport_config, var_int, write_framed,
 };
 
 /// Where and as whom to connect; the fields come from the session pairing returned.
@@ -48,6 +50,8 @@ pub struct ClientConfig {
     pub keep_alive: Duration,
     /// Bounds of the outgoing video queue.
     pub relay: RelayConfig,
+    /// Congestion control of the connection.
+    pub congestion: CongestionControl,
 }
 
 impl ClientConfig {
@@ -69,6 +73,7 @@ impl ClientConfig {
             idle_timeout: Duration::from_secs(30),
             keep_alive: Duration::from_secs(5),
             relay: RelayConfig::default(),
+            congestion: CongestionControl::default(),
         }
     }
 }
@@ -161,7 +166,8 @@ pub struct MediaClient {
     control: mpsc::Sender<MediaControl>,
     events: mpsc::Receiver<Body>,
     frames: mpsc::Receiver<VideoFrame>,
-    filter: FrameFilter,
+    reorder: FrameReorder,
+    ready: VecDeque<VideoFrame>,
     outbox: Arc<FrameOutbox>,
     failure: Arc<Mutex<Option<ProtocolError>>>,
     tasks: Vec<JoinHandle<()>>,
@@ -185,14 +191,11 @@ const RECEIVED_EVENTS: usize = 1024;
 impl MediaClient {
     /// Connects, presents the token and waits for the hub's welcome.
     pub async fn connect(config: &ClientConfig) -> Result<Self, ClientError> {
-        let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(client_crypto(
-            &config.certificate_sha256,
-        )?)
-        .map_err(|e| CertificateError::Parse(e.to_string()))?;
-        let mut client_config = quinn::ClientConfig::new(Arc::new(crypto));
+        let mut client_config = quic_client_config(&config.certificate_sha256)?;
         client_config.transport_config(Arc::new(transport_config(
             config.idle_timeout,
             Some(config.keep_alive),
+            config.congestion,
         )));
         let bind: SocketAddr = if config.server.is_ipv6() {
             (Ipv6Addr::UNSPECIFIED, 0).into()
@@ -272,7 +275,8 @@ impl MediaClient {
             control: control_tx,
             events: events_rx,
             frames: frames_rx,
-            filter: FrameFilter::default(),
+            reorder: FrameReorder::new(REORDER_FRAMES),
+            ready: VecDeque::new(),
             outbox,
             failure,
             tasks,
@@ -339,16 +343,18 @@ impl MediaClient {
         Ok(self.outbox.push(VideoFrame::new(header, payload)).queued)
     }
 
-    /// The next video frame from the other participant that is newer than the last one
-    /// returned and decodable. Fails once the connection has ended.
+    /// The next video frame from the other participant, in order and decodable: late
+    /// frames wait briefly for earlier ones, stale ones are dropped. Fails once the
+    /// connection has ended.
     pub async fn next_frame(&mut self) -> Result<VideoFrame, ClientError> {
         loop {
+            if let Some(frame) = self.ready.pop_front() {
+                return Ok(frame);
+            }
             let Some(frame) = self.frames.recv().await else {
                 return Err(self.closed().await);
             };
-            if self.filter.admit(frame.header()) == Admission::Accept {
-                return Ok(frame);
-            }
+            self.ready.extend(self.reorder.push(frame));
         }
     }
 

@@ -21,8 +21,9 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::proto_core::{
-    ControlOutcome, ErrorCode, Limits, MAX_CONTROL_BYTES, MAX_UPLOAD_REQUEST_BYTES, ProtocolError,
-    RelayConfig, ServerConnection, StreamKind, UploadReceiver, VideoFrame, check_from_hub,
+    ControlOutcome, ErrorCode, FrameReorder, Limits, MAX_CONTROL_BYTES, MAX_UPLOAD_REQUEST_BYTES,
+    ProtocolError, RelayConfig, ServerConnection, StreamKind, UploadReceiver, VideoFrame,
+    check_from_hub,
 };
 use crate::seams::{
     LeaveReason, MediaEvent, MediaEventHook, PhotoSink, Role, SessionAuthorizer, SessionGrant,
@@ -30,8 +31,8 @@ use crate::seams::{
 };
 use crate::tls::{CertificateError, ServerIdentity};
 use crate::transport::{
-    CONTROL_PRIORITY, FrameOutbox, FramedReader, LinkError, UPLOAD_PRIORITY, close_with,
-    read_frame, read_kind, run_frame_sender, transport_config, var_int, write_framed,
+    CONTROL_PRIORITY, CongestionControl, FrameOutbox, FramedReader, LinkError, UPLOAD_PRIORITY,
+    close_with, read_frame, read_kind, run_frame_sender, transport_config, var_int, write_framed,
 };
 
 /// How the hub's endpoint runs.
@@ -50,6 +51,8 @@ pub struct ServerConfig {
     /// Control messages queued for one participant before [`MediaServer::send_control`]
     /// reports back-pressure.
     pub control_queue: usize,
+    /// Congestion control of every connection.
+    pub congestion: CongestionControl,
 }
 
 impl ServerConfig {
@@ -62,6 +65,7 @@ impl ServerConfig {
             hello_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             control_queue: 256,
+            congestion: CongestionControl::default(),
         }
     }
 }
@@ -106,6 +110,9 @@ pub enum SendControlError {
     },
 }
 
+/// Frames of one sender that may wait for an earlier one that is late.
+pub(crate) const REORDER_FRAMES: usize = 8;
+
 /// Counters since the endpoint started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ServerStats {
@@ -115,9 +122,12 @@ pub struct ServerStats {
     pub connections_rejected: u64,
     /// Video frames received from participants.
     pub frames_received: u64,
-    /// Received frames not relayed: stale, undecodable, over the queue's bounds, or with
-    /// nobody to relay to.
-    pub frames_dropped: u64,
+    /// Received frames dropped on arrival: stale, or waiting too long for an earlier
+    /// frame of their group.
+    pub frames_dropped_late: u64,
+    /// Frames dropped on the way out: nobody to relay to, or over the receiver's queue
+    /// bounds (the rest of that group then goes too).
+    pub frames_dropped_congestion: u64,
     /// Frames already queued or in flight that a newer keyframe superseded.
     pub frames_superseded: u64,
     /// Photos stored, verified and checked.
@@ -131,7 +141,8 @@ struct Counters {
     connections_accepted: AtomicU64,
     connections_rejected: AtomicU64,
     frames_received: AtomicU64,
-    frames_dropped: AtomicU64,
+    frames_dropped_late: AtomicU64,
+    frames_dropped_congestion: AtomicU64,
     frames_superseded: AtomicU64,
     photos_completed: AtomicU64,
     upload_bytes: AtomicU64,
@@ -174,7 +185,11 @@ impl MediaServer {
         let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(identity.server_crypto()?)
             .map_err(|e| CertificateError::Parse(e.to_string()))?;
         let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-        server_config.transport_config(Arc::new(transport_config(config.idle_timeout, None)));
+        server_config.transport_config(Arc::new(transport_config(
+            config.idle_timeout,
+            None,
+            config.congestion,
+        )));
         let endpoint = quinn::Endpoint::server(server_config, config.listen).map_err(|source| {
             ServerError::Bind {
                 addr: config.listen,
@@ -263,7 +278,8 @@ impl MediaServer {
             connections_accepted: load(&c.connections_accepted),
             connections_rejected: load(&c.connections_rejected),
             frames_received: load(&c.frames_received),
-            frames_dropped: load(&c.frames_dropped),
+            frames_dropped_late: load(&c.frames_dropped_late),
+            frames_dropped_congestion: load(&c.frames_dropped_congestion),
             frames_superseded: load(&c.frames_superseded),
             photos_completed: load(&c.photos_completed),
             upload_bytes: load(&c.upload_bytes),
@@ -591,6 +607,7 @@ async fn handle_connection<S: PhotoSink>(
             grant: grant.clone(),
             connection: connection.clone(),
             machine: Mutex::new(machine),
+            inbound: Mutex::new(FrameReorder::new(REORDER_FRAMES)),
         });
         let writer = tokio::spawn(write_control(control_send, control_rx));
         let sender = tokio::spawn(run_frame_sender(connection.clone(), me.video.clone()));
@@ -669,6 +686,8 @@ struct Link {
     connection: quinn::Connection,
     me: Participant,
     machine: Mutex<ServerConnection>,
+    /// Puts this participant's frames back in order before they are relayed.
+    inbound: Mutex<FrameReorder>,
 }
 
 impl Link {
@@ -811,19 +830,31 @@ impl Link {
     fn relay_frame(&self, frame: VideoFrame) {
         let counters = &self.shared.counters;
         bump(&counters.frames_received, 1);
+        let (ready, dropped) = {
+            let mut inbound = self.inbound.lock().unwrap_or_else(|p| p.into_inner());
+            let before = inbound.dropped();
+            let ready = inbound.push(frame);
+            (ready, inbound.dropped() - before)
+        };
+        bump(&counters.frames_dropped_late, dropped);
+        if ready.is_empty() {
+            return;
+        }
         let Some(peer) = self.session.participant(self.grant.role.other()) else {
-            bump(&counters.frames_dropped, 1);
+            bump(&counters.frames_dropped_congestion, ready.len() as u64);
             return;
         };
-        let before = peer.video.stats();
-        let outcome = peer.video.push(frame);
-        let after = peer.video.stats();
-        if !outcome.queued {
-            bump(&counters.frames_dropped, 1);
+        for frame in ready {
+            let before = peer.video.stats();
+            let outcome = peer.video.push(frame);
+            let after = peer.video.stats();
+            if !outcome.queued {
+                bump(&counters.frames_dropped_congestion, 1);
+            }
+            let superseded = (after.superseded_pending - before.superseded_pending)
+                + (after.superseded_in_flight - before.superseded_in_flight);
+            bump(&counters.frames_superseded, superseded);
         }
-        let superseded = (after.superseded_pending - before.superseded_pending)
-            + (after.superseded_in_flight - before.superseded_in_flight);
-        bump(&counters.frames_superseded, superseded);
     }
 
     async fn upload_stream<S: PhotoSink>(

@@ -312,11 +312,20 @@ impl ServerCertVerifier for PinnedCertVerifier {
     }
 }
 
+/// quinn configuration of a client that accepts only the certificate whose SHA-256 is
+/// `certificate_sha256` (hex): TLS 1.3, ALPN `fieldlens/1`, quinn's default transport.
+pub fn quic_client_config(
+    certificate_sha256: &str,
+) -> Result<quinn::ClientConfig, CertificateError> {
+    let crypto =
+        quinn::crypto::rustls::QuicClientConfig::try_from(client_crypto(certificate_sha256)?)
+            .map_err(|e| CertificateError::Parse(e.to_string()))?;
+    Ok(quinn::ClientConfig::new(Arc::new(crypto)))
+}
+
 /// rustls configuration of a client that pins `certificate_sha256` (hex): TLS 1.3,
 /// ALPN `fieldlens/1`.
-pub(crate) fn client_crypto(
-    certificate_sha256: &str,
-) -> Result<rustls::ClientConfig, CertificateError> {
+fn client_crypto(certificate_sha256: &str) -> Result<rustls::ClientConfig, CertificateError> {
     let bad = || CertificateError::BadFingerprint(certificate_sha256.to_owned());
     let sha256: [u8; 32] = hex::decode(certificate_sha256.trim())
         .map_err(|_| bad())?

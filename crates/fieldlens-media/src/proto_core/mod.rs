@@ -19,6 +19,6 @@ pub use limits::{
 };
 pub use upload::{UploadProgress, UploadReceiver, UploadSender, sha256_hex};
 pub use video::{
-    Admission, FrameCounter, FrameFilter, FrameHeader, PushOutcome, RelayConfig, RelayQueue,
-    RelayStats, VideoFrame,
+    Admission, FrameCounter, FrameFilter, FrameHeader, FrameReorder, PushOutcome, RelayConfig,
+    RelayQueue, RelayStats, VideoFrame,
 };

@@ -248,6 +248,97 @@ impl FrameFilter {
     }
 }
 
+/// Puts frames back in sending order. Frames travel on separate streams (or as
+/// datagrams), so under loss a frame can arrive before the one it depends on; it waits
+/// here (at most `max_waiting` frames) until the gap fills. A keyframe is released at
+/// once and supersedes everything older; a gap that does not fill in time costs the
+/// rest of its group.
+#[derive(Debug)]
+pub struct FrameReorder {
+    max_waiting: usize,
+    last: Option<u64>,
+    group: Option<u64>,
+    broken: bool,
+    waiting: BTreeMap<u64, VideoFrame>,
+    dropped: u64,
+}
+
+impl FrameReorder {
+    /// A reorder buffer holding at most `max_waiting` early frames.
+    pub fn new(max_waiting: usize) -> Self {
+        FrameReorder {
+            max_waiting,
+            last: None,
+            group: None,
+            broken: false,
+            waiting: BTreeMap::new(),
+            dropped: 0,
+        }
+    }
+
+    /// Frames dropped so far: stale, superseded, or of a group with a gap.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Takes in a frame as it arrived; returns the frames now ready, in order.
+    pub fn push(&mut self, frame: VideoFrame) -> Vec<VideoFrame> {
+        let header = *frame.header();
+        let mut ready = Vec::new();
+        if self.last.is_some_and(|last| header.sequence <= last) {
+            self.dropped += 1;
+            return ready;
+        }
+        if header.keyframe {
+            let older = self.waiting.len();
+            self.waiting
+                .retain(|&sequence, _| sequence > header.sequence);
+            self.dropped += (older - self.waiting.len()) as u64;
+            self.group = Some(header.group);
+            self.broken = false;
+            self.release(frame, &mut ready);
+        } else if self.group == Some(header.group) {
+            if self.broken {
+                self.dropped += 1;
+            } else if self.last == header.sequence.checked_sub(1) {
+                self.release(frame, &mut ready);
+            } else {
+                self.wait(frame);
+            }
+        } else if self.group.is_some_and(|group| header.group < group) {
+            self.dropped += 1;
+        } else {
+            // Its keyframe has not arrived yet.
+            self.wait(frame);
+        }
+        ready
+    }
+
+    fn release(&mut self, frame: VideoFrame, ready: &mut Vec<VideoFrame>) {
+        self.last = Some(frame.header().sequence);
+        ready.push(frame);
+        while let Some(next) = self.last.and_then(|last| self.waiting.remove(&(last + 1))) {
+            if next.header().keyframe || Some(next.header().group) == self.group {
+                self.group = Some(next.header().group);
+                self.last = Some(next.header().sequence);
+                ready.push(next);
+            } else {
+                self.dropped += 1;
+            }
+        }
+    }
+
+    fn wait(&mut self, frame: VideoFrame) {
+        self.waiting.insert(frame.header().sequence, frame);
+        if self.waiting.len() > self.max_waiting {
+            // The gap did not fill: give up on the current group.
+            self.dropped += self.waiting.len() as u64;
+            self.waiting.clear();
+            self.broken = true;
+        }
+    }
+}
+
 /// Bounds of one relay direction. Together they bound the delay a frame can pick up in
 /// the hub: at most `max_pending_frames` wait behind `max_in_flight` unacknowledged ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,9 +354,9 @@ pub struct RelayConfig {
 impl Default for RelayConfig {
     fn default() -> Self {
         RelayConfig {
-            max_pending_frames: 2,
+            max_pending_frames: 4,
             max_pending_bytes: 2 * 1024 * 1024,
-            max_in_flight: 4,
+            max_in_flight: 16,
         }
     }
 }
@@ -538,6 +629,61 @@ mod tests {
         assert_eq!(queue.in_flight(), 0);
     }
 
+    fn sequences(frames: Vec<VideoFrame>) -> Vec<u64> {
+        frames.iter().map(|f| f.header().sequence).collect()
+    }
+
+    #[test]
+    fn reordered_frames_are_put_back_in_order() {
+        let mut reorder = FrameReorder::new(4);
+        assert_eq!(sequences(reorder.push(key(1))), vec![1]);
+        assert_eq!(sequences(reorder.push(delta(3, 1))), Vec::<u64>::new());
+        assert_eq!(sequences(reorder.push(delta(4, 1))), Vec::<u64>::new());
+        assert_eq!(sequences(reorder.push(delta(2, 1))), vec![2, 3, 4]);
+        assert_eq!(
+            sequences(reorder.push(delta(2, 1))),
+            Vec::<u64>::new(),
+            "stale"
+        );
+        // Deltas that arrive before their keyframe wait for it.
+        assert_eq!(sequences(reorder.push(delta(6, 5))), Vec::<u64>::new());
+        assert_eq!(sequences(reorder.push(key(5))), vec![5, 6]);
+        assert_eq!(reorder.dropped(), 1);
+    }
+
+    #[test]
+    fn a_gap_that_does_not_fill_costs_the_rest_of_the_group_only() {
+        let mut reorder = FrameReorder::new(2);
+        reorder.push(key(1));
+        reorder.push(delta(3, 1));
+        reorder.push(delta(4, 1));
+        assert_eq!(
+            sequences(reorder.push(delta(5, 1))),
+            Vec::<u64>::new(),
+            "gave up on 2"
+        );
+        assert_eq!(
+            sequences(reorder.push(delta(2, 1))),
+            Vec::<u64>::new(),
+            "too late"
+        );
+        assert_eq!(sequences(reorder.push(delta(6, 1))), Vec::<u64>::new());
+        assert_eq!(sequences(reorder.push(key(7))), vec![7]);
+        assert_eq!(sequences(reorder.push(delta(8, 7))), vec![8]);
+        assert_eq!(reorder.dropped(), 5);
+    }
+
+    #[test]
+    fn a_keyframe_supersedes_frames_still_waiting_for_an_older_gap() {
+        let mut reorder = FrameReorder::new(8);
+        reorder.push(key(1));
+        reorder.push(delta(3, 1));
+        reorder.push(delta(6, 5));
+        assert_eq!(sequences(reorder.push(key(5))), vec![5, 6]);
+        assert_eq!(sequences(reorder.push(delta(2, 1))), Vec::<u64>::new());
+        assert_eq!(reorder.dropped(), 2);
+    }
+
     /// A sender's frame stream: keyframe every `gop` frames, occasional reordering.
     fn frames(ops: &[(bool, bool, bool)], gop: u64) -> Vec<(VideoFrame, bool, bool)> {
         let mut out = Vec::new();
@@ -562,6 +708,58 @@ mod tests {
     }
 
     proptest! {
+        /// Whatever order frames arrive in, what comes out is in order and decodable;
+        /// with no loss, and reordering the buffer can absorb, nothing is dropped.
+        #[test]
+        fn the_reorder_buffer_releases_in_order_and_decodable(
+            gop in 1u64..6,
+            count in 1u64..60,
+            swaps in prop::collection::vec(0usize..60, 0..20),
+            lost in prop::collection::vec(0u64..60, 0..4),
+        ) {
+            let mut arrivals: Vec<VideoFrame> = (1..=count)
+                .filter(|s| !lost.contains(s))
+                .map(|s| {
+                    let group = s - (s - 1) % gop;
+                    if group == s { key(s) } else { delta(s, group) }
+                })
+                .collect();
+            for swap in &swaps {
+                if *swap + 1 < arrivals.len() {
+                    arrivals.swap(*swap, *swap + 1);
+                }
+            }
+            // Whether every frame arrived before any later keyframe and was overtaken by
+            // at most as many frames as the buffer holds.
+            let order: Vec<(u64, bool)> =
+                arrivals.iter().map(|f| (f.header().sequence, f.header().keyframe)).collect();
+            let gentle = order.iter().enumerate().all(|(i, &(sequence, _))| {
+                let overtaking = order[..i].iter().filter(|(s, _)| *s > sequence);
+                overtaking.clone().count() <= 4 && !overtaking.clone().any(|(_, k)| *k)
+            });
+            let mut reorder = FrameReorder::new(4);
+            let mut released: Vec<(u64, u64, bool)> = Vec::new();
+            for frame in arrivals {
+                for f in reorder.push(frame) {
+                    let h = f.header();
+                    released.push((h.sequence, h.group, h.keyframe));
+                }
+            }
+            for pair in released.windows(2) {
+                prop_assert!(pair[0].0 < pair[1].0);
+                if !pair[1].2 {
+                    prop_assert_eq!(pair[1].0, pair[0].0 + 1, "a delta follows its predecessor");
+                    prop_assert_eq!(pair[1].1, pair[0].1);
+                }
+            }
+            if let Some(first) = released.first() {
+                prop_assert!(first.2, "the first frame released is a keyframe");
+            }
+            if gentle && lost.iter().all(|l| *l == 0 || *l > count) {
+                prop_assert_eq!(released.len() as u64, count, "nothing lost, nothing dropped");
+            }
+        }
+
         /// Whatever arrives in whatever order, the queue stays within its bounds, hands
         /// out strictly increasing sequences, and hands out a frame other than a keyframe
         /// only after the frame it depends on (so everything sent can be decoded).
@@ -593,6 +791,7 @@ mod tests {
                     queue.finished(in_flight.remove(0));
                 }
             }
+            prop_assert!(in_flight.len() <= max_in_flight);
             for pair in sent.windows(2) {
                 prop_assert!(pair[0].0 < pair[1].0, "sequences must increase: {sent:?}");
             }
