@@ -79,6 +79,10 @@ pub fn read_header(bytes: &[u8], profile: &CheckProfile) -> Result<Header, Quali
             limit: profile.max_bytes,
         });
     }
+    // PNG's size sits at a fixed place; check it before any decoder reads further.
+    if let Some((width, height)) = png_claimed_size(bytes) {
+        check_pixels(width, height, profile)?;
+    }
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|error| QualityError::UnsupportedFormat(error.to_string()))?;
@@ -99,20 +103,7 @@ pub fn read_header(bytes: &[u8], profile: &CheckProfile) -> Result<Header, Quali
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     drop(decoder);
 
-    if raw_width == 0 || raw_height == 0 {
-        return Err(QualityError::ZeroSize {
-            width: raw_width,
-            height: raw_height,
-        });
-    }
-    let pixels = u64::from(raw_width) * u64::from(raw_height);
-    if pixels > profile.max_pixels {
-        return Err(QualityError::TooManyPixels {
-            width: raw_width,
-            height: raw_height,
-            limit: profile.max_pixels,
-        });
-    }
+    check_pixels(raw_width, raw_height, profile)?;
     let exif_orientation = orientation.to_exif();
     let (width, height) = if swaps_axes(orientation) {
         (raw_height, raw_width)
@@ -126,6 +117,31 @@ pub fn read_header(bytes: &[u8], profile: &CheckProfile) -> Result<Header, Quali
         height,
         exif_orientation,
     })
+}
+
+fn check_pixels(width: u32, height: u32, profile: &CheckProfile) -> Result<(), QualityError> {
+    if width == 0 || height == 0 {
+        return Err(QualityError::ZeroSize { width, height });
+    }
+    if u64::from(width) * u64::from(height) > profile.max_pixels {
+        return Err(QualityError::TooManyPixels {
+            width,
+            height,
+            limit: profile.max_pixels,
+        });
+    }
+    Ok(())
+}
+
+/// Width and height from a PNG's IHDR chunk (always the first chunk, at a fixed offset).
+fn png_claimed_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") || bytes.get(12..16)? != b"IHDR" {
+        return None;
+    }
+    let field = |at: usize| -> Option<u32> {
+        Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+    };
+    Some((field(16)?, field(20)?))
 }
 
 fn swaps_axes(orientation: Orientation) -> bool {

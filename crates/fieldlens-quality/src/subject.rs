@@ -192,7 +192,8 @@ fn otsu(map: &[f32]) -> f32 {
             threshold = level;
         }
     }
-    threshold as f32 / 255.0
+    // The upper edge of the low class's last level: values above it are the high class.
+    (threshold + 1) as f32 / 255.0
 }
 
 fn subject_from_map(map: &[f32], w: usize, h: usize) -> Subject {
