@@ -5,6 +5,7 @@ mod check;
 mod client;
 mod demo;
 mod dispatch_cmd;
+mod guides_cmd;
 mod keys_cmd;
 mod loadgen;
 mod output;
@@ -58,6 +59,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Check photos for quality: accept or retake, with reasons.
     Check(check::CheckArgs),
+    /// Work with guide packs: list, show, lint, render a contact sheet.
+    Guides(guides_cmd::GuidesArgs),
     /// Print shell completions, e.g. `fieldlens completions bash > /etc/bash_completion.d/fieldlens`.
     Completions {
         /// The shell to generate completions for.
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
         Command::Queue(command) => client::block_on(dispatch_cmd::run_queue(command)),
         Command::Dispatch(command) => client::block_on(dispatch_cmd::run(command)),
         Command::Keys(command) => keys_cmd::run(command),
+        Command::Guides(args) => guides_cmd::run(args),
         Command::Loadgen(args) => client::block_on(loadgen::run(args)),
         Command::Demo(args) => client::block_on(demo::run(args)),
         Command::Completions { shell } => {

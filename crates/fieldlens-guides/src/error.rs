@@ -180,6 +180,23 @@ pub enum GuideError {
     Font(String),
 }
 
+impl GuideError {
+    /// Where in a pack the problem is, for errors about a pack's content.
+    pub fn location(&self) -> Option<&Location> {
+        match self {
+            GuideError::Syntax { at, .. }
+            | GuideError::DuplicateStep { at, .. }
+            | GuideError::Profile { at, .. }
+            | GuideError::PathEscapes { at, .. }
+            | GuideError::OverlayMissing { at, .. }
+            | GuideError::OverlayInvalid { at, .. }
+            | GuideError::Invalid { at, .. }
+            | GuideError::Conflict { at, .. } => Some(at),
+            _ => None,
+        }
+    }
+}
+
 /// Every problem found in a pack or a guides folder, in the order found.
 #[derive(Debug)]
 pub struct GuideErrors(pub Vec<GuideError>);

@@ -337,6 +337,11 @@ pub(crate) enum IdKind {
     Input,
 }
 
+/// Whether `id` is a well-formed pack id (and so a safe folder name).
+pub fn is_pack_id(id: &str) -> bool {
+    is_id(id, IdKind::Pack)
+}
+
 pub(crate) fn is_id(id: &str, kind: IdKind) -> bool {
     let (separator, max) = match kind {
         IdKind::Pack => ('-', limits::MAX_ID_CHARS),
