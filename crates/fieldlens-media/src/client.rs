@@ -253,7 +253,7 @@ impl MediaClient {
         let (control_tx, control_rx) = mpsc::channel::<MediaControl>(256);
         let (events_tx, events_rx) = mpsc::channel(RECEIVED_EVENTS);
         let (frames_tx, frames_rx) = mpsc::channel(RECEIVED_FRAMES);
-        let outbox = FrameOutbox::new(config.relay);
+        let outbox = FrameOutbox::new(config.relay, None);
         let watcher = Watcher {
             connection: connection.clone(),
             failure: failure.clone(),
@@ -340,7 +340,8 @@ impl MediaClient {
                 ),
             )));
         }
-        Ok(self.outbox.push(VideoFrame::new(header, payload)).queued)
+        let frame = VideoFrame::new(header, payload);
+        Ok(self.outbox.push(frame, std::time::Instant::now()).queued)
     }
 
     /// The next video frame from the other participant, in order and decodable: late

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fieldlens_proto::v1::media_control::Body;
 use fieldlens_proto::v1::{
@@ -31,8 +31,9 @@ use crate::seams::{
 };
 use crate::tls::{CertificateError, ServerIdentity};
 use crate::transport::{
-    CONTROL_PRIORITY, CongestionControl, FrameOutbox, FramedReader, LinkError, UPLOAD_PRIORITY,
-    close_with, read_frame, read_kind, run_frame_sender, transport_config, var_int, write_framed,
+    CONTROL_PRIORITY, CongestionControl, DwellHistogram, DwellRecorder, FrameOutbox, FramedReader,
+    LinkError, UPLOAD_PRIORITY, close_with, read_frame, read_kind, run_frame_sender,
+    transport_config, var_int, write_framed,
 };
 
 /// How the hub's endpoint runs.
@@ -114,7 +115,7 @@ pub enum SendControlError {
 pub(crate) const REORDER_FRAMES: usize = 8;
 
 /// Counters since the endpoint started.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServerStats {
     /// Connections whose hello was accepted.
     pub connections_accepted: u64,
@@ -134,6 +135,9 @@ pub struct ServerStats {
     pub photos_completed: u64,
     /// Upload bytes handed to the sink.
     pub upload_bytes: u64,
+    /// How long relayed frames stayed in the hub: from fully received to handed to the
+    /// receiver's connection.
+    pub relay_dwell: DwellHistogram,
 }
 
 #[derive(Default)]
@@ -146,6 +150,7 @@ struct Counters {
     frames_superseded: AtomicU64,
     photos_completed: AtomicU64,
     upload_bytes: AtomicU64,
+    relay_dwell: Arc<DwellRecorder>,
 }
 
 fn bump(counter: &AtomicU64, by: u64) {
@@ -182,9 +187,7 @@ impl MediaServer {
         sink: Arc<S>,
         events: Arc<dyn MediaEventHook>,
     ) -> Result<Self, ServerError> {
-        let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(identity.server_crypto()?)
-            .map_err(|e| CertificateError::Parse(e.to_string()))?;
-        let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+        let mut server_config = identity.quic_server_config()?;
         server_config.transport_config(Arc::new(transport_config(
             config.idle_timeout,
             None,
@@ -283,6 +286,7 @@ impl MediaServer {
             frames_superseded: load(&c.frames_superseded),
             photos_completed: load(&c.photos_completed),
             upload_bytes: load(&c.upload_bytes),
+            relay_dwell: c.relay_dwell.snapshot(),
         }
     }
 
@@ -558,7 +562,10 @@ async fn handle_connection<S: PhotoSink>(
         grant: grant.clone(),
         connection: connection.clone(),
         control: control_tx,
-        video: FrameOutbox::new(shared.config.relay),
+        video: FrameOutbox::new(
+            shared.config.relay,
+            Some(shared.counters.relay_dwell.clone()),
+        ),
         leave: Arc::new(Mutex::new(None)),
     };
     let (replaced, peer) = {
@@ -828,6 +835,7 @@ impl Link {
     }
 
     fn relay_frame(&self, frame: VideoFrame) {
+        let arrived = Instant::now();
         let counters = &self.shared.counters;
         bump(&counters.frames_received, 1);
         let (ready, dropped) = {
@@ -846,7 +854,7 @@ impl Link {
         };
         for frame in ready {
             let before = peer.video.stats();
-            let outcome = peer.video.push(frame);
+            let outcome = peer.video.push(frame, arrived);
             let after = peer.video.stats();
             if !outcome.queued {
                 bump(&counters.frames_dropped_congestion, 1);

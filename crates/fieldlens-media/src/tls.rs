@@ -167,17 +167,20 @@ impl ServerIdentity {
         self.not_after
     }
 
-    /// rustls configuration of the hub's endpoint: TLS 1.3, ALPN `fieldlens/1`.
-    pub(crate) fn server_crypto(&self) -> Result<rustls::ServerConfig, CertificateError> {
-        let mut config = rustls::ServerConfig::builder_with_provider(provider())
+    /// quinn configuration of an endpoint presenting this certificate: TLS 1.3, ALPN
+    /// `fieldlens/1`, quinn's default transport.
+    pub fn quic_server_config(&self) -> Result<quinn::ServerConfig, CertificateError> {
+        let mut crypto = rustls::ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13])?
             .with_no_client_auth()
             .with_single_cert(
                 vec![self.cert.clone()],
                 PrivateKeyDer::Pkcs8(self.key.clone_key()),
             )?;
-        config.alpn_protocols = vec![ALPN.to_vec()];
-        Ok(config)
+        crypto.alpn_protocols = vec![ALPN.to_vec()];
+        let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(crypto)
+            .map_err(|e| CertificateError::Parse(e.to_string()))?;
+        Ok(quinn::ServerConfig::with_crypto(Arc::new(crypto)))
     }
 }
 

@@ -1,9 +1,10 @@
 //! quinn plumbing shared by the hub and the client: transport settings, framed reads and
 //! writes on streams, and the task that sends one direction's video frames.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
@@ -209,29 +210,123 @@ pub(crate) async fn read_frame(
     Ok(VideoFrame::decode(Bytes::from(wire), max_payload)?)
 }
 
+/// How long frames waited between arriving and being handed to the transport, in
+/// buckets of [`DwellHistogram::BUCKET`]; the last bucket holds everything longer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DwellHistogram {
+    counts: Vec<u64>,
+}
+
+impl DwellHistogram {
+    /// Width of one bucket.
+    pub const BUCKET: Duration = Duration::from_micros(50);
+    const BUCKETS: usize = 400;
+
+    /// Frames counted per bucket.
+    pub fn counts(&self) -> &[u64] {
+        &self.counts
+    }
+
+    /// Frames counted.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// The upper edge of the bucket holding quantile `q` (0..=1), `None` without data or
+    /// when it lies beyond the last bucket's 20 ms.
+    pub fn quantile(&self, q: f64) -> Option<Duration> {
+        let total = self.count();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((total as f64 * q).ceil() as u64).clamp(1, total);
+        let mut seen = 0;
+        for (bucket, count) in self.counts.iter().enumerate() {
+            seen += count;
+            if seen >= rank {
+                return (bucket + 1 < Self::BUCKETS).then(|| Self::BUCKET * (bucket as u32 + 1));
+            }
+        }
+        None
+    }
+}
+
+/// Records dwell times from many tasks at once.
+#[derive(Debug)]
+pub(crate) struct DwellRecorder {
+    buckets: Box<[AtomicU64]>,
+}
+
+impl Default for DwellRecorder {
+    fn default() -> Self {
+        DwellRecorder {
+            buckets: (0..DwellHistogram::BUCKETS)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+        }
+    }
+}
+
+impl DwellRecorder {
+    fn record(&self, dwell: Duration) {
+        let bucket = (dwell.as_micros() / DwellHistogram::BUCKET.as_micros()) as usize;
+        self.buckets[bucket.min(DwellHistogram::BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> DwellHistogram {
+        DwellHistogram {
+            counts: self
+                .buckets
+                .iter()
+                .map(|b| b.load(Ordering::Relaxed))
+                .collect(),
+        }
+    }
+}
+
 /// One direction's frames waiting for the transport, shared by whoever produces them
 /// (the hub's relay or the client's camera) and the task sending them.
 #[derive(Debug)]
 pub(crate) struct FrameOutbox {
     state: Mutex<OutboxState>,
     wake: Notify,
+    dwell: Option<Arc<DwellRecorder>>,
 }
 
 #[derive(Debug)]
 struct OutboxState {
     queue: RelayQueue,
     cancel: Vec<u64>,
+    /// When each queued frame arrived, by sequence.
+    arrived: BTreeMap<u64, Instant>,
 }
 
 impl FrameOutbox {
-    pub(crate) fn new(config: RelayConfig) -> Arc<Self> {
+    /// An empty outbox; if `dwell` is given, how long each frame waited is recorded there.
+    pub(crate) fn new(config: RelayConfig, dwell: Option<Arc<DwellRecorder>>) -> Arc<Self> {
         Arc::new(FrameOutbox {
             state: Mutex::new(OutboxState {
                 queue: RelayQueue::new(config),
                 cancel: Vec::new(),
+                arrived: BTreeMap::new(),
             }),
             wake: Notify::new(),
+            dwell,
         })
+    }
+
+    /// The frame `sequence` was handed to the transport.
+    fn handed_over(&self, sequence: u64) {
+        let arrived = {
+            let mut state = self.lock();
+            let later = state.arrived.split_off(&(sequence + 1));
+            let arrived = state.arrived.remove(&sequence);
+            state.arrived = later;
+            arrived
+        };
+        if let (Some(dwell), Some(arrived)) = (&self.dwell, arrived) {
+            dwell.record(arrived.elapsed());
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, OutboxState> {
@@ -242,12 +337,17 @@ impl FrameOutbox {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Offers a frame; the sender task picks it up if it is queued.
-    pub(crate) fn push(&self, frame: VideoFrame) -> PushOutcome {
+    /// Offers a frame that arrived at `arrived`; the sender task picks it up if it is
+    /// queued.
+    pub(crate) fn push(&self, frame: VideoFrame, arrived: Instant) -> PushOutcome {
+        let sequence = frame.header().sequence;
         let outcome = {
             let mut state = self.lock();
             let outcome = state.queue.push(frame);
             state.cancel.extend_from_slice(&outcome.cancel);
+            if outcome.queued {
+                state.arrived.insert(sequence, arrived);
+            }
             outcome
         };
         if outcome.queued || !outcome.cancel.is_empty() {
@@ -289,11 +389,13 @@ pub(crate) async fn run_frame_sender(connection: quinn::Connection, outbox: Arc<
             if fits {
                 // quinn drops the oldest unsent datagrams if its buffer overflows: latest wins.
                 let _ = connection.send_datagram(frame.to_datagram());
+                outbox.handed_over(sequence);
                 outbox.lock().queue.finished(sequence);
                 continue;
             }
             match send_frame_stream(&connection, &frame).await {
                 Ok(stream) => {
+                    outbox.handed_over(sequence);
                     let (stopped, waiting) = abortable(stream.stopped());
                     acknowledged.push(async move {
                         let _ = stopped.await;
@@ -329,4 +431,25 @@ async fn send_frame_stream(
     stream.write_all_chunks(&mut chunks).await?;
     let _ = stream.finish();
     Ok(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dwell_quantiles_are_bucket_upper_edges() {
+        let recorder = DwellRecorder::default();
+        assert_eq!(recorder.snapshot().quantile(0.5), None);
+        for micros in [10, 20, 30, 120, 4_000] {
+            recorder.record(Duration::from_micros(micros));
+        }
+        recorder.record(Duration::from_secs(1));
+        let histogram = recorder.snapshot();
+        assert_eq!(histogram.count(), 6);
+        assert_eq!(histogram.quantile(0.5), Some(Duration::from_micros(50)));
+        assert_eq!(histogram.quantile(0.6), Some(Duration::from_micros(150)));
+        assert_eq!(histogram.quantile(0.8), Some(Duration::from_micros(4_050)));
+        assert_eq!(histogram.quantile(1.0), None, "beyond the last bucket");
+    }
 }

@@ -275,7 +275,17 @@ impl TestHub {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut ServerConfig)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        TestHub::start_in(&std::env::temp_dir(), 64 * 1024, adjust).await
+    }
+
+    /// A hub whose sink keeps photos in a new directory under `root`, syncing every
+    /// `sync_every` bytes.
+    pub async fn start_in(
+        root: &Path,
+        sync_every: u64,
+        adjust: impl FnOnce(&mut ServerConfig),
+    ) -> Self {
+        let dir = tempfile::tempdir_in(root).unwrap();
         let mut config = ServerConfig::new("127.0.0.1:0".parse().unwrap());
         config.hello_timeout = Duration::from_secs(3);
         config.idle_timeout = Duration::from_secs(5);
@@ -283,7 +293,7 @@ impl TestHub {
         let identity =
             ServerIdentity::generate_dev(&["localhost".into()], SystemTime::now()).unwrap();
         let tokens = Arc::new(TokenTable::default());
-        let sink = Arc::new(DirSink::new(dir.path(), 64 * 1024));
+        let sink = Arc::new(DirSink::new(dir.path(), sync_every));
         let (events_tx, events) = mpsc::unbounded_channel();
         let server = MediaServer::start(
             config,
