@@ -11,6 +11,7 @@ pub mod priority;
 pub mod routing;
 pub mod technician;
 pub mod token;
+pub mod triage;
 
 pub use case::{Case, CaseKind, CaseStatus, Contact, Product, TransitionError};
 pub use event::{Actor, CaseEvent, EventRecord};
