@@ -7,7 +7,6 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use fieldlens_proto::v1::media_control::Body;
 use fieldlens_proto::v1::{MediaBye, MediaControl, MediaHello, MediaUploadReply, MediaWelcome};
 use quinn::RecvStream;
@@ -16,8 +15,8 @@ use tokio::task::JoinHandle;
 
 use crate::proto_core::{
     ClientConnection, ErrorCode, FrameHeader, FrameReorder, Limits, MAX_CONTROL_BYTES,
-    MAX_UPLOAD_REPLY_BYTES, ProtocolError, RelayConfig, RelayStats, StreamKind, UploadProgress,
-    UploadSender, VideoFrame,
+    MAX_UPLOAD_REPLY_BYTES, Photo, ProtocolError, RelayConfig, RelayStats, StreamKind,
+    UploadProgress, UploadSender, VideoFrame,
 };
 use crate::seams::Role;
 use crate::server::REORDER_FRAMES;
@@ -359,7 +358,7 @@ impl MediaClient {
         }
     }
 
-    /// Uploads a photo for `step_id` under `upload_id` and returns once the hub has
+    /// Uploads `photo` for `step_id` under `upload_id` and returns once the hub has
     /// stored it durably and verified its SHA-256; its verdict follows as a
     /// [`Body::PhotoVerdict`] event. After a dropped connection, call it again on a new
     /// client with the same id: it continues from the hub's last durable byte.
@@ -367,7 +366,7 @@ impl MediaClient {
         &self,
         upload_id: &str,
         step_id: &str,
-        photo: Bytes,
+        photo: &Photo,
     ) -> Result<UploadReceipt, ClientError> {
         self.upload_photo_in_chunks(upload_id, step_id, photo, usize::MAX)
             .await
@@ -378,14 +377,13 @@ impl MediaClient {
         &self,
         upload_id: &str,
         step_id: &str,
-        photo: Bytes,
+        photo: &Photo,
         chunk_bytes: usize,
     ) -> Result<UploadReceipt, ClientError> {
-        let size = photo.len() as u64;
+        let size = photo.bytes().len() as u64;
         let sender = UploadSender::new(upload_id, step_id, photo, &self.limits)
             .map_err(ClientError::Invalid)?
             .with_chunk_bytes(chunk_bytes);
-        let sha256 = sender.sha256().to_owned();
         let result = self.run_upload(sender).await;
         let resumed_from = match result {
             Ok(resumed_from) => resumed_from,
@@ -400,7 +398,7 @@ impl MediaClient {
         Ok(UploadReceipt {
             upload_id: upload_id.to_owned(),
             size,
-            sha256,
+            sha256: photo.sha256().to_owned(),
             resumed_from,
             bytes_sent: size - resumed_from,
         })
@@ -433,8 +431,8 @@ impl MediaClient {
         let write = async {
             loop {
                 let chunk = lock().next_chunk();
-                let Some(chunk) = chunk else { break };
-                write_framed(&mut send, None, &[&chunk]).await?;
+                let Some(mut chunk) = chunk else { break };
+                send.write_all_chunks(&mut chunk).await?;
             }
             let _ = send.finish();
             Ok::<(), LinkError>(())

@@ -18,7 +18,9 @@ pub mod tls;
 mod transport;
 
 pub use client::{ClientConfig, ClientError, MediaClient, UploadReceipt};
-pub use proto_core::{ErrorCode, FrameCounter, FrameHeader, Limits, ProtocolError, VideoFrame};
+pub use proto_core::{
+    ErrorCode, FrameCounter, FrameHeader, Limits, Photo, ProtocolError, VideoFrame,
+};
 pub use seams::{
     AuthError, LeaveReason, MediaEvent, MediaEventHook, PhotoSink, Role, SessionAuthorizer,
     SessionGrant, SinkError, UploadKey, UploadSpec,

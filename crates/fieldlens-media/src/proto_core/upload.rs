@@ -5,8 +5,8 @@ use bytes::Bytes;
 use fieldlens_proto::v1::media_upload_reply::Body as Reply;
 use fieldlens_proto::v1::media_upload_request::Body as Request;
 use fieldlens_proto::v1::{
-    MediaUploadAck, MediaUploadChunk, MediaUploadComplete, MediaUploadReply, MediaUploadRequest,
-    MediaUploadResume, MediaUploadStart,
+    MediaUploadAck, MediaUploadComplete, MediaUploadReply, MediaUploadRequest, MediaUploadResume,
+    MediaUploadStart,
 };
 use sha2::{Digest, Sha256};
 
@@ -27,6 +27,59 @@ fn is_sha256_hex(value: &str) -> bool {
         && value
             .bytes()
             .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A photo ready to upload: its bytes and their SHA-256, computed once (a capture app
+/// can do it when the photo is taken) and reused by every attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Photo {
+    bytes: Bytes,
+    sha256: String,
+}
+
+impl Photo {
+    /// A photo of `bytes`, hashing them.
+    pub fn new(bytes: Bytes) -> Self {
+        let sha256 = sha256_hex(&bytes);
+        Photo { bytes, sha256 }
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    /// Their SHA-256, lowercase hex.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+}
+
+/// The length-delimited encoding of a [`MediaUploadRequest`] carrying a chunk at
+/// `offset` of `len` bytes, up to where the chunk's bytes begin; as prost would encode
+/// it, so the bytes themselves can be written without copying them into a message.
+fn chunk_prefix(offset: u64, len: usize) -> Bytes {
+    use prost::encoding::{WireType, encode_key, encode_varint, encoded_len_varint, key_len};
+    // MediaUploadRequest.chunk = 2; MediaUploadChunk.offset = 1, .data = 2. proto3 leaves
+    // a zero offset out.
+    let offset_field = if offset == 0 {
+        0
+    } else {
+        key_len(1) + encoded_len_varint(offset)
+    };
+    let chunk_len = offset_field + key_len(2) + encoded_len_varint(len as u64) + len;
+    let request_len = key_len(2) + encoded_len_varint(chunk_len as u64) + chunk_len;
+    let mut prefix = bytes::BytesMut::with_capacity(32);
+    encode_varint(request_len as u64, &mut prefix);
+    encode_key(2, WireType::LengthDelimited, &mut prefix);
+    encode_varint(chunk_len as u64, &mut prefix);
+    if offset != 0 {
+        encode_key(1, WireType::Varint, &mut prefix);
+        encode_varint(offset, &mut prefix);
+    }
+    encode_key(2, WireType::LengthDelimited, &mut prefix);
+    encode_varint(len as u64, &mut prefix);
+    prefix.freeze()
 }
 
 /// The hub's side of one upload stream.
@@ -220,23 +273,23 @@ pub struct UploadSender {
 }
 
 impl UploadSender {
-    /// An upload of `data` for `step_id` under `upload_id`, in chunks the hub's `limits`
+    /// An upload of `photo` for `step_id` under `upload_id`, in chunks the hub's `limits`
     /// allow.
     pub fn new(
         upload_id: &str,
         step_id: &str,
-        data: Bytes,
+        photo: &Photo,
         limits: &Limits,
     ) -> Result<Self, ProtocolError> {
         check_upload_id(upload_id)?;
         check_step_id(step_id)?;
-        if data.is_empty() || data.len() as u64 > limits.max_photo_bytes {
+        let size = photo.bytes.len() as u64;
+        if size == 0 || size > limits.max_photo_bytes {
             return Err(ProtocolError::new(
                 ErrorCode::TooLarge,
                 format!(
-                    "a photo must hold 1 to {} bytes, this one holds {}",
-                    limits.max_photo_bytes,
-                    data.len()
+                    "a photo must hold 1 to {} bytes, this one holds {size}",
+                    limits.max_photo_bytes
                 ),
             ));
         }
@@ -244,10 +297,10 @@ impl UploadSender {
             start: MediaUploadStart {
                 upload_id: upload_id.to_owned(),
                 step_id: step_id.to_owned(),
-                size: data.len() as u64,
-                sha256: sha256_hex(&data),
+                size,
+                sha256: photo.sha256.clone(),
             },
-            data,
+            data: photo.bytes.clone(),
             chunk_bytes: limits
                 .max_chunk_bytes
                 .clamp(1, super::MAX_UPLOAD_CHUNK_BYTES) as usize,
@@ -286,8 +339,10 @@ impl UploadSender {
         self.durable_offset
     }
 
-    /// The next chunk to send, `None` before the resume reply or once all are sent.
-    pub fn next_chunk(&mut self) -> Option<MediaUploadRequest> {
+    /// The next chunk to send, framed as on the wire: the encoded prefix of its
+    /// [`MediaUploadRequest`] and the photo bytes it carries (not copied). `None` before
+    /// the resume reply or once all chunks are out.
+    pub fn next_chunk(&mut self) -> Option<[Bytes; 2]> {
         self.resumed_from?;
         let start = usize::try_from(self.next_offset).ok()?;
         if start >= self.data.len() {
@@ -295,12 +350,10 @@ impl UploadSender {
         }
         let end = (start + self.chunk_bytes).min(self.data.len());
         self.next_offset = end as u64;
-        Some(MediaUploadRequest {
-            body: Some(Request::Chunk(MediaUploadChunk {
-                offset: start as u64,
-                data: self.data[start..end].to_vec(),
-            })),
-        })
+        Some([
+            chunk_prefix(start as u64, end - start),
+            self.data.slice(start..end),
+        ])
     }
 
     /// Takes in a reply from the hub.
@@ -353,6 +406,8 @@ impl UploadSender {
 
 #[cfg(test)]
 mod tests {
+    use fieldlens_proto::v1::MediaUploadChunk;
+
     use super::*;
 
     fn limits() -> Limits {
@@ -363,31 +418,61 @@ mod tests {
         }
     }
 
-    fn photo(len: usize) -> Bytes {
-        (0..len)
-            .map(|i| (i * 7 % 251) as u8)
-            .collect::<Vec<_>>()
-            .into()
+    fn photo(len: usize) -> Photo {
+        Photo::new(
+            (0..len)
+                .map(|i| (i * 7 % 251) as u8)
+                .collect::<Vec<_>>()
+                .into(),
+        )
+    }
+
+    /// Decodes a chunk as the hub would read it off the stream.
+    fn decode(chunk: [Bytes; 2]) -> MediaUploadRequest {
+        let mut decoder = super::super::FrameDecoder::new("upload request", usize::MAX);
+        decoder.push(&chunk[0]);
+        decoder.push(&chunk[1]);
+        let request = decoder.next_message().unwrap().unwrap();
+        decoder.finish().unwrap();
+        request
+    }
+
+    #[test]
+    fn chunks_are_framed_exactly_as_prost_frames_them() {
+        for offset in [0, 1, 127, 128, 300, 1 << 40] {
+            for len in [1, 127, 128, 16_384, 262_144] {
+                let data = Bytes::from(vec![0xa5; len]);
+                let expected = super::super::encode_framed(&MediaUploadRequest {
+                    body: Some(Request::Chunk(MediaUploadChunk {
+                        offset,
+                        data: data.to_vec(),
+                    })),
+                });
+                let mut actual = chunk_prefix(offset, len).to_vec();
+                actual.extend_from_slice(&data);
+                assert_eq!(actual, expected.to_vec(), "offset {offset}, {len} bytes");
+            }
+        }
     }
 
     /// Runs sender and receiver against each other; the receiver's store starts with
     /// `stored` bytes and fails (drops the link) after `cut_after` chunks.
     fn transfer(
-        data: &Bytes,
+        data: &Photo,
         stored: &mut Vec<u8>,
         cut_after: Option<usize>,
     ) -> (Option<u64>, bool) {
         let limits = limits();
-        let mut sender = UploadSender::new("u-1", "front", data.clone(), &limits).unwrap();
+        let mut sender = UploadSender::new("u-1", "front", data, &limits).unwrap();
         let start = UploadReceiver::parse_start(sender.start_request(), &limits).unwrap();
         let mut receiver = UploadReceiver::new(&start, stored.len() as u64, &limits).unwrap();
         sender.on_reply(receiver.resume_reply()).unwrap();
         let mut chunks = 0;
-        while let Some(request) = sender.next_chunk() {
+        while let Some(chunk) = sender.next_chunk() {
             if cut_after == Some(chunks) {
                 return (sender.resumed_from(), false);
             }
-            let (offset, bytes) = receiver.on_request(request).unwrap();
+            let (offset, bytes) = receiver.on_request(decode(chunk)).unwrap();
             assert_eq!(offset, stored.len() as u64, "chunks are contiguous");
             stored.extend_from_slice(&bytes);
             if let Some(ack) = receiver.on_durable(stored.len() as u64).unwrap() {
@@ -410,13 +495,13 @@ mod tests {
         assert_eq!(transfer(&data, &mut stored, Some(4)), (Some(0), false));
         assert_eq!(stored.len(), 4 * 64);
         assert_eq!(transfer(&data, &mut stored, None), (Some(256), true));
-        assert_eq!(Bytes::from(stored), data);
+        assert_eq!(&Bytes::from(stored), data.bytes());
     }
 
     #[test]
     fn a_complete_upload_resumes_at_its_end_and_completes_at_once() {
         let data = photo(100);
-        let mut stored = data.to_vec();
+        let mut stored = data.bytes().to_vec();
         assert_eq!(transfer(&data, &mut stored, None), (Some(100), true));
     }
 
@@ -453,7 +538,7 @@ mod tests {
     fn chunks_must_be_contiguous_and_within_the_declared_size() {
         let limits = limits();
         let data = photo(100);
-        let sender = UploadSender::new("u-1", "", data, &limits).unwrap();
+        let sender = UploadSender::new("u-1", "", &data, &limits).unwrap();
         let start = UploadReceiver::parse_start(sender.start_request(), &limits).unwrap();
         let chunk = |offset: u64, len: usize| MediaUploadRequest {
             body: Some(Request::Chunk(MediaUploadChunk {
@@ -477,7 +562,7 @@ mod tests {
     #[test]
     fn a_sink_claiming_bytes_it_never_got_is_an_internal_error() {
         let limits = limits();
-        let sender = UploadSender::new("u-1", "", photo(100), &limits).unwrap();
+        let sender = UploadSender::new("u-1", "", &photo(100), &limits).unwrap();
         let start = UploadReceiver::parse_start(sender.start_request(), &limits).unwrap();
         let mut receiver = UploadReceiver::new(&start, 0, &limits).unwrap();
         assert_eq!(receiver.on_durable(0).unwrap(), None);
@@ -490,7 +575,7 @@ mod tests {
     #[test]
     fn the_sender_refuses_a_completion_with_another_hash() {
         let limits = limits();
-        let mut sender = UploadSender::new("u-1", "", photo(10), &limits).unwrap();
+        let mut sender = UploadSender::new("u-1", "", &photo(10), &limits).unwrap();
         let start = UploadReceiver::parse_start(sender.start_request(), &limits).unwrap();
         let receiver = UploadReceiver::new(&start, 10, &limits).unwrap();
         sender.on_reply(receiver.resume_reply()).unwrap();
@@ -499,6 +584,6 @@ mod tests {
             sender.on_reply(wrong).unwrap_err().code,
             ErrorCode::HashMismatch
         );
-        assert!(UploadSender::new("u-1", "", Bytes::new(), &limits).is_err());
+        assert!(UploadSender::new("u-1", "", &Photo::new(Bytes::new()), &limits).is_err());
     }
 }

@@ -187,7 +187,7 @@ async fn at_five_percent_loss_and_100_ms_rtt_photos_arrive_intact_and_video_keep
         let mut receipts = Vec::new();
         for (i, bytes) in photos.iter().enumerate() {
             let receipt = caller
-                .upload_photo(&format!("net-{i}"), "front-left", bytes.clone())
+                .upload_photo(&format!("net-{i}"), "front-left", bytes)
                 .await
                 .unwrap();
             receipts.push(receipt);
@@ -231,7 +231,7 @@ async fn at_five_percent_loss_and_100_ms_rtt_photos_arrive_intact_and_video_keep
         };
         assert_eq!(
             hub.sink.stored(&key),
-            bytes.as_ref(),
+            bytes.bytes().as_ref(),
             "{} arrived intact",
             receipt.upload_id
         );
@@ -278,7 +278,7 @@ async fn an_upload_cut_off_mid_way_resumes_from_the_last_durable_byte_without_re
         session_id: "s-cut".into(),
         upload_id: "cut-1".into(),
     };
-    let upload = first.upload_photo_in_chunks("cut-1", "front", bytes.clone(), 16 * 1024);
+    let upload = first.upload_photo_in_chunks("cut-1", "front", &bytes, 16 * 1024);
     let cut_when_a_third_is_durable = async {
         while hub.sink.durable(&key) < 1_000_000 {
             tokio::time::sleep(Duration::from_millis(2)).await;
@@ -296,7 +296,7 @@ async fn an_upload_cut_off_mid_way_resumes_from_the_last_durable_byte_without_re
     ))
     .await
     .unwrap();
-    let receipt = within(second.upload_photo("cut-1", "front", bytes.clone()))
+    let receipt = within(second.upload_photo("cut-1", "front", &bytes))
         .await
         .unwrap();
     assert!(receipt.resumed_from >= 1_000_000, "{receipt:?}");
@@ -305,7 +305,7 @@ async fn an_upload_cut_off_mid_way_resumes_from_the_last_durable_byte_without_re
         "{receipt:?} after {stored_before}"
     );
     assert_eq!(receipt.bytes_sent, 3_000_000 - receipt.resumed_from);
-    assert_eq!(hub.sink.stored(&key), bytes);
+    assert_eq!(hub.sink.stored(&key), bytes.bytes().as_ref());
     assert_eq!(
         hub.sink.appended(&key),
         3_000_000,

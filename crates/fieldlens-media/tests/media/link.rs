@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use fieldlens_media::{
-    ClientError, ErrorCode, FrameCounter, LeaveReason, MediaClient, MediaEvent, Role,
+    ClientError, ErrorCode, FrameCounter, LeaveReason, MediaClient, MediaEvent, Photo, Role,
 };
 use fieldlens_proto::v1::media_control::Body;
 use fieldlens_proto::v1::{
@@ -12,7 +12,7 @@ use fieldlens_proto::v1::{
     MediaPoint, Verdict,
 };
 
-use crate::support::{TestHub, expect_control, now_us, photo, within};
+use crate::support::{TestHub, expect_control, now_us, photo, photo_bytes, within};
 
 fn guide_step(step_id: &str) -> Body {
     Body::GuideStep(MediaGuideStep {
@@ -146,7 +146,7 @@ async fn a_photo_is_stored_verified_and_judged_and_both_sides_hear_the_verdict()
     let mut caller = hub.join("s-2", Role::Caller).await;
     let bytes = photo(700_000, 1);
 
-    let receipt = within(caller.upload_photo("p-1", "front-left", bytes.clone()))
+    let receipt = within(caller.upload_photo("p-1", "front-left", &bytes))
         .await
         .unwrap();
     assert_eq!(
@@ -157,7 +157,7 @@ async fn a_photo_is_stored_verified_and_judged_and_both_sides_hear_the_verdict()
         session_id: "s-2".into(),
         upload_id: "p-1".into(),
     };
-    assert_eq!(hub.sink.stored(&key), bytes);
+    assert_eq!(hub.sink.stored(&key), bytes.bytes().as_ref());
 
     for client in [&mut caller, &mut technician] {
         let Body::PhotoVerdict(verdict) =
@@ -175,7 +175,7 @@ async fn a_photo_is_stored_verified_and_judged_and_both_sides_hear_the_verdict()
         .await;
 
     // Uploading it again sends nothing and gets the verdict again.
-    let again = within(caller.upload_photo("p-1", "front-left", bytes))
+    let again = within(caller.upload_photo("p-1", "front-left", &bytes))
         .await
         .unwrap();
     assert_eq!((again.resumed_from, again.bytes_sent), (700_000, 0));
@@ -183,9 +183,9 @@ async fn a_photo_is_stored_verified_and_judged_and_both_sides_hear_the_verdict()
     assert_eq!(hub.sink.appended(&key), 700_000);
 
     // A photo that is not a JPEG gets a retake from this sink's check.
-    let mut not_jpeg = photo(5_000, 2).to_vec();
+    let mut not_jpeg = photo_bytes(5_000, 2);
     not_jpeg[0] = 0;
-    within(caller.upload_photo("p-2", "", not_jpeg.into()))
+    within(caller.upload_photo("p-2", "", &Photo::new(not_jpeg.into())))
         .await
         .unwrap();
     let Body::PhotoVerdict(verdict) =

@@ -14,11 +14,13 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::Bytes;
 use fieldlens_media::proto_core::sha256_hex;
 use fieldlens_media::{
-    AuthError, ClientConfig, MediaClient, MediaEvent, MediaServer, PhotoSink, Role, ServerConfig,
-    ServerIdentity, SessionAuthorizer, SessionGrant, SinkError, UploadKey, UploadSpec,
+    AuthError, ClientConfig, MediaClient, MediaEvent, MediaServer, Photo, PhotoSink, Role,
+    ServerConfig, ServerIdentity, SessionAuthorizer, SessionGrant, SinkError, UploadKey,
+    UploadSpec,
 };
 use fieldlens_proto::v1::media_control::Body;
 use fieldlens_proto::v1::{PhotoReport, QualityIssue, Verdict};
+use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 
 /// Tokens issued from a table, each bound to a session and role, with an expiry.
@@ -67,14 +69,22 @@ impl SessionAuthorizer for TokenTable {
 
 /// Stores uploads as files under a directory: `<session>/<upload>.part` with the bytes
 /// and `<session>/<upload>.meta` with the declared size and hash. Syncs every
-/// `sync_every` bytes and reports only synced bytes as durable. File work runs on
-/// tokio's blocking threads, as a real sink's should.
+/// `sync_every` bytes and reports only synced bytes as durable. Hashes as bytes arrive,
+/// so finishing does not read the photo back. File work runs on tokio's blocking
+/// threads, as a real sink's should.
 pub struct DirSink(Arc<Files>);
+
+/// An upload being written.
+struct Progress {
+    written: u64,
+    synced: u64,
+    hasher: Sha256,
+}
 
 pub struct Files {
     root: PathBuf,
     sync_every: u64,
-    progress: Mutex<HashMap<UploadKey, (u64, u64)>>,
+    progress: Mutex<HashMap<UploadKey, Progress>>,
     appended: Mutex<HashMap<UploadKey, u64>>,
     durable_total: AtomicU64,
 }
@@ -124,7 +134,12 @@ impl DirSink {
 
     /// Durable bytes of one upload right now.
     pub fn durable(&self, key: &UploadKey) -> u64 {
-        self.0.progress.lock().unwrap().get(key).map_or(0, |p| p.1)
+        self.0
+            .progress
+            .lock()
+            .unwrap()
+            .get(key)
+            .map_or(0, |p| p.synced)
     }
 }
 
@@ -132,8 +147,7 @@ fn storage(error: std::io::Error) -> SinkError {
     SinkError::Storage(error.to_string())
 }
 
-fn report_for(bytes: &[u8], sha256: &str) -> PhotoReport {
-    let jpeg = bytes.starts_with(&[0xff, 0xd8]);
+fn report_for(jpeg: bool, sha256: &str) -> PhotoReport {
     PhotoReport {
         verdict: if jpeg {
             Verdict::Accept
@@ -194,17 +208,28 @@ impl Files {
                 file.sync_all().map_err(storage)?;
             }
         }
-        let file = fs::OpenOptions::new()
+        let mut file = fs::OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(&part)
             .map_err(storage)?;
         file.sync_all().map_err(storage)?;
-        let len = file.metadata().map_err(storage)?.len();
+        // Resuming: the hash continues from what is stored.
+        let mut hasher = Sha256::new();
+        let mut stored = Vec::new();
+        file.read_to_end(&mut stored).map_err(storage)?;
+        hasher.update(&stored);
+        let len = stored.len() as u64;
+        let progress = Progress {
+            written: len,
+            synced: len,
+            hasher,
+        };
         self.progress
             .lock()
             .unwrap()
-            .insert(spec.key.clone(), (len, len));
+            .insert(spec.key.clone(), progress);
         Ok(len)
     }
 
@@ -227,35 +252,47 @@ impl Files {
             .unwrap()
             .entry(key.clone())
             .or_default() += data.len() as u64;
-        let mut progress = self.progress.lock().unwrap();
-        let (written, synced) = progress.entry(key.clone()).or_default();
-        *written = offset + data.len() as u64;
-        if *written - *synced >= self.sync_every {
+        let mut uploads = self.progress.lock().unwrap();
+        let progress = uploads
+            .get_mut(key)
+            .ok_or_else(|| SinkError::Storage("append before begin".into()))?;
+        progress.hasher.update(data);
+        progress.written = offset + data.len() as u64;
+        if progress.written - progress.synced >= self.sync_every {
             file.sync_data().map_err(storage)?;
             self.durable_total
-                .fetch_add(*written - *synced, Ordering::Relaxed);
-            *synced = *written;
+                .fetch_add(progress.written - progress.synced, Ordering::Relaxed);
+            progress.synced = progress.written;
         }
-        Ok(*synced)
+        Ok(progress.synced)
     }
 
     fn finish(&self, spec: &UploadSpec) -> Result<PhotoReport, SinkError> {
         let (part, meta) = self.paths(&spec.key);
         let mut file = fs::File::open(&part).map_err(storage)?;
         file.sync_all().map_err(storage)?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(storage)?;
-        let actual = sha256_hex(&bytes);
+        let progress = self.progress.lock().unwrap().remove(&spec.key);
+        let actual = match progress {
+            Some(progress) => hex::encode(progress.hasher.finalize()),
+            // Finished before, by an earlier process: hash what is stored.
+            None => {
+                let mut bytes = Vec::new();
+                file.read_to_end(&mut bytes).map_err(storage)?;
+                sha256_hex(&bytes)
+            }
+        };
         if actual != spec.sha256 {
             let _ = fs::remove_file(&part);
             let _ = fs::remove_file(&meta);
-            self.progress.lock().unwrap().remove(&spec.key);
             return Err(SinkError::HashMismatch {
                 expected: spec.sha256.clone(),
                 actual,
             });
         }
-        Ok(report_for(&bytes, &actual))
+        let mut magic = [0u8; 2];
+        let mut head = fs::File::open(&part).map_err(storage)?;
+        let is_jpeg = head.read_exact(&mut magic).is_ok() && magic == [0xff, 0xd8];
+        Ok(report_for(is_jpeg, &actual))
     }
 }
 
@@ -367,7 +404,7 @@ pub async fn expect_control(client: &mut MediaClient, wanted: impl Fn(&Body) -> 
 }
 
 /// `len` deterministic bytes that start like a JPEG.
-pub fn photo(len: usize, seed: u8) -> Bytes {
+pub fn photo_bytes(len: usize, seed: u8) -> Vec<u8> {
     let mut bytes: Vec<u8> = (0..len)
         .map(|i| {
             (i as u32)
@@ -376,7 +413,12 @@ pub fn photo(len: usize, seed: u8) -> Bytes {
         })
         .collect();
     bytes[..2].copy_from_slice(&[0xff, 0xd8]);
-    bytes.into()
+    bytes
+}
+
+/// A photo of [`photo_bytes`].
+pub fn photo(len: usize, seed: u8) -> Photo {
+    Photo::new(photo_bytes(len, seed).into())
 }
 
 /// Microseconds since the Unix epoch.
