@@ -77,17 +77,24 @@ pub fn compose_overlay(frame: &DynamicImage, overlay: &RgbaImage, opacity: f32) 
         );
         &scaled
     };
-    let opacity = opacity.clamp(0.0, 1.0);
-    for (x, y, pixel) in overlay.enumerate_pixels() {
-        let alpha = f32::from(pixel[3]) / 255.0 * opacity;
-        if alpha <= 0.0 {
-            continue;
-        }
-        let under = out.get_pixel_mut(place.x + x, place.y + y);
-        for channel in 0..3 {
-            let blended =
-                f32::from(under[channel]) * (1.0 - alpha) + f32::from(pixel[channel]) * alpha;
-            under[channel] = blended.round() as u8;
+    // Integer blending row by row over the raw buffers: `(under·(255−a) + over·a) / 255`.
+    let opacity = (opacity.clamp(0.0, 1.0) * 255.0).round() as u32;
+    let frame_width = out.width() as usize;
+    let overlay_width = overlay.width() as usize;
+    let buffer: &mut [u8] = &mut out;
+    for (row, source) in overlay.as_raw().chunks_exact(overlay_width * 4).enumerate() {
+        let start = ((place.y as usize + row) * frame_width + place.x as usize) * 3;
+        let target = &mut buffer[start..start + overlay_width * 3];
+        for (under, over) in target.chunks_exact_mut(3).zip(source.chunks_exact(4)) {
+            let alpha = (u32::from(over[3]) * opacity + 127) / 255;
+            if alpha == 0 {
+                continue;
+            }
+            for channel in 0..3 {
+                let blended =
+                    u32::from(under[channel]) * (255 - alpha) + u32::from(over[channel]) * alpha;
+                under[channel] = ((blended + 127) / 255) as u8;
+            }
         }
     }
     out

@@ -555,7 +555,22 @@ impl Validator {
                 self.invalid(at, format!("`{input}` is listed twice"));
             }
         }
-        if let Err(source) = step.target.validate() {
+        let target = step.target;
+        let outside = [
+            ("target.w", "x", target.x, "w", target.w),
+            ("target.h", "y", target.y, "h", target.h),
+        ]
+        .into_iter()
+        .find(|&(_, _, start, _, size)| start >= 0.0 && size > 0.0 && start + size > 1.0 + 1e-6);
+        if let Some((field, start_name, start, size_name, size)) = outside {
+            self.invalid(
+                at.clone().field(field),
+                format!(
+                    "the region leaves the frame: {start_name} + {size_name} = {start} + {size} = {} > 1",
+                    start + size
+                ),
+            );
+        } else if let Err(source) = target.validate() {
             let field = profile_field(&source);
             self.errors.push(GuideError::Profile {
                 at: at.clone().field(field),

@@ -239,13 +239,20 @@ fn duplicate_step_id_is_refused() {
 fn region_outside_the_frame_names_the_field() {
     let step = GOOD_STEP.replace("x = 0.1, y = 0.1, w = 0.8", "x = 0.5, y = 0.1, w = 0.8");
     let (_root, errors) = load_errors(&manifest(&step));
+    let text = only(&errors).to_string();
+    for part in [
+        "step `front`",
+        "field `target.w`",
+        "leaves the frame",
+        "0.5 + 0.8 = 1.3 > 1",
+    ] {
+        assert!(text.contains(part), "`{part}` missing from: {text}");
+    }
+    let negative = GOOD_STEP.replace("x = 0.1,", "x = -0.1,");
+    let (_root, errors) = load_errors(&manifest(&negative));
     let error = only(&errors);
     assert!(matches!(error, GuideError::Profile { .. }), "{error}");
-    let text = error.to_string();
-    assert!(
-        text.contains("step `front`") && text.contains("field `target.w`"),
-        "{text}"
-    );
+    assert!(error.to_string().contains("field `target.x`"), "{error}");
 
     let inverted = GOOD_STEP.replace(
         "min_fill = 0.2, max_fill = 0.9",
