@@ -23,7 +23,8 @@ use crate::server::REORDER_FRAMES;
 use crate::tls::{CertificateError, quic_client_config};
 use crate::transport::{
     CONTROL_PRIORITY, CongestionControl, FrameOutbox, FramedReader, LinkError, UPLOAD_PRIORITY,
-    close_with, read_frame, read_kind, run_frame_sender, transport_config, var_int, write_framed,
+    close_with, read_frame, read_kind, run_frame_sender, transport_config, var_int, write_control,
+    write_framed,
 };
 
 /// Where and as whom to connect; the fields come from the session pairing returned.
@@ -500,14 +501,6 @@ async fn next_reply(replies: &mut FramedReader) -> Result<MediaUploadReply, Link
             "the hub ended the upload stream before completing it",
         ))
     })
-}
-
-async fn write_control(mut send: quinn::SendStream, mut queue: mpsc::Receiver<MediaControl>) {
-    while let Some(message) = queue.recv().await {
-        if write_framed(&mut send, None, &[&message]).await.is_err() {
-            return;
-        }
-    }
 }
 
 /// What the client's background tasks share.

@@ -33,7 +33,7 @@ use crate::tls::{CertificateError, ServerIdentity};
 use crate::transport::{
     CONTROL_PRIORITY, CongestionControl, DwellHistogram, DwellRecorder, FrameOutbox, FramedReader,
     LinkError, UPLOAD_PRIORITY, close_with, read_frame, read_kind, run_frame_sender,
-    transport_config, var_int, write_framed,
+    transport_config, var_int, write_control, write_framed,
 };
 
 /// How the hub's endpoint runs.
@@ -674,14 +674,6 @@ fn wire_participant(grant: &SessionGrant) -> MediaParticipant {
     MediaParticipant {
         role: grant.role.to_wire() as i32,
         participant_id: grant.participant_id.clone(),
-    }
-}
-
-async fn write_control(mut send: SendStream, mut queue: mpsc::Receiver<MediaControl>) {
-    while let Some(message) = queue.recv().await {
-        if write_framed(&mut send, None, &[&message]).await.is_err() {
-            return;
-        }
     }
 }
 

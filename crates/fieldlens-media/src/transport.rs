@@ -194,6 +194,19 @@ pub(crate) async fn write_framed<M: Message>(
     Ok(())
 }
 
+/// Writes the control messages queued for one peer until the queue closes or the stream
+/// fails.
+pub(crate) async fn write_control(
+    mut send: SendStream,
+    mut queue: tokio::sync::mpsc::Receiver<fieldlens_proto::v1::MediaControl>,
+) {
+    while let Some(message) = queue.recv().await {
+        if write_framed(&mut send, None, &[&message]).await.is_err() {
+            return;
+        }
+    }
+}
+
 /// Reads the rest of a video frame stream (after its kind byte).
 pub(crate) async fn read_frame(
     recv: &mut RecvStream,
