@@ -1,6 +1,7 @@
 //! Load generator for the media link, run with
 //! `cargo bench -p fieldlens-media --bench media_link [-- --sessions N --seconds N]`
-//! (`--goodput-only` skips the relay part).
+//! (`--goodput-only` skips the relay part; under `cargo test --benches` it makes a short
+//! smoke run instead).
 //!
 //! 1. Photo upload goodput through the hub endpoint against a bare quinn transfer of the
 //!    same bytes (one stream, read to the end, one byte back), interleaved in one run.
@@ -52,6 +53,11 @@ impl Args {
         };
         let argv: Vec<String> = std::env::args().collect();
         args.relay = !argv.iter().any(|a| a == "--goodput-only");
+        // `cargo bench` passes `--bench`; without it (`cargo test --benches`) a quick
+        // smoke run checks that everything works.
+        if !argv.iter().any(|a| a == "--bench") {
+            (args.sessions, args.seconds, args.rounds, args.photo_bytes) = (4, 1, 2, 500_000);
+        }
         for pair in argv.windows(2) {
             let value = || pair[1].parse().expect("a number");
             match pair[0].as_str() {
