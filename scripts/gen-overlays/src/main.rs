@@ -11,7 +11,7 @@ mod common;
 mod draw;
 mod vehicle;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
@@ -22,6 +22,16 @@ struct Overlay {
     pack: &'static str,
     stem: &'static str,
     draw: Box<dyn Fn() -> Drawing>,
+}
+
+impl Overlay {
+    /// Where the overlay lives under a guides folder.
+    fn path(&self, guides: &Path) -> PathBuf {
+        guides
+            .join(self.pack)
+            .join("overlays")
+            .join(format!("{}.png", self.stem))
+    }
 }
 
 fn overlay(
@@ -135,9 +145,9 @@ fn main() -> Result<()> {
     for overlay in catalog() {
         let image = (overlay.draw)().render()?;
         let png = draw::encode_png(&image)?;
-        let dir = guides.join(overlay.pack).join("overlays");
-        let path = dir.join(format!("{}.png", overlay.stem));
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = overlay.path(&guides);
+        let dir = path.parent().context("overlay path has no folder")?;
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         std::fs::write(&path, &png).with_context(|| format!("writing {}", path.display()))?;
         let bounds = draw::alpha_bounds(&image)
             .map(|(x, y, w, h)| format!("x = {x:.2}, y = {y:.2}, w = {w:.2}, h = {h:.2}"))
@@ -150,7 +160,6 @@ fn main() -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
 
     /// One pass over the catalog: each overlay leaves the camera view visible and matches the
     /// committed file byte for byte.
@@ -169,10 +178,7 @@ mod tests {
                 overlay.pack,
                 overlay.stem
             );
-            let path = guides
-                .join(overlay.pack)
-                .join("overlays")
-                .join(format!("{}.png", overlay.stem));
+            let path = overlay.path(&guides);
             if std::fs::read(&path).ok() != Some(draw::encode_png(&image).unwrap()) {
                 stale.push(path);
             }
