@@ -1,1 +1,6 @@
 //! End-to-end tests: one binary, one module per area, each driving the real `fieldlens` server.
+
+mod api;
+mod load_and_crash;
+mod server;
+mod tidy;

@@ -1075,12 +1075,12 @@ impl Hub {
     pub async fn claim(&self, dispatcher: &str, id: &CaseId) -> Result<CaseSnapshot, HubError> {
         let principal = Principal::Dispatcher(dispatcher.to_owned());
         self.mutate(&principal, id, |_, case, _| {
-            if let Some(other) = case.reviewer.as_ref().filter(|r| r.as_str() != dispatcher) {
-                if case.status == CaseStatus::InReview {
-                    return Err(HubError::Precondition(format!(
-                        "case {id} is already claimed by {other}"
-                    )));
-                }
+            if let Some(other) = case.reviewer.as_ref().filter(|r| r.as_str() != dispatcher)
+                && case.status == CaseStatus::InReview
+            {
+                return Err(HubError::Precondition(format!(
+                    "case {id} is already claimed by {other}"
+                )));
             }
             Ok(vec![CaseEvent::ReviewClaimed {
                 dispatcher: dispatcher.to_owned(),

@@ -147,10 +147,7 @@ pub async fn run(
         .add_service(DispatchServiceServer::new(DispatchApi {
             hub: Arc::clone(&hub),
         }))
-        .serve_with_incoming_shutdown(
-            TcpListenerStream::new(grpc_listener),
-            stopped(stop_rx.clone()),
-        );
+        .serve_with_incoming_shutdown(incoming(grpc_listener), stopped(stop_rx.clone()));
 
     hub.metrics.ready.store(true, Ordering::Relaxed);
     on_bound(&bound);
@@ -170,6 +167,23 @@ pub async fn run(
     tokio::task::spawn_blocking(move || hub_for_sync.sync_store()).await??;
     tracing::info!("hub stopped");
     Ok(())
+}
+
+/// Accepted connections with Nagle off: tonic only sets TCP_NODELAY on
+/// listeners it binds itself, and small gRPC frames would otherwise wait for
+/// delayed ACKs (~40 ms per request).
+fn incoming(
+    listener: TcpListener,
+) -> impl tokio_stream::Stream<Item = std::io::Result<tokio::net::TcpStream>> {
+    use tokio_stream::StreamExt;
+    TcpListenerStream::new(listener).map(|stream| {
+        if let Ok(stream) = &stream
+            && let Err(error) = stream.set_nodelay(true)
+        {
+            tracing::warn!(%error, "cannot disable Nagle on a gRPC connection");
+        }
+        stream
+    })
 }
 
 async fn routing_loop(hub: Arc<Hub>, mut stop: tokio::sync::watch::Receiver<bool>) {
