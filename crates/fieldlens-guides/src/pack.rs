@@ -254,12 +254,19 @@ impl GuidePack {
     }
 }
 
-/// Reads a regular file no larger than `limit` without reading past the limit.
+/// Reads a regular file no larger than `limit` without reading past the limit. Anything else
+/// (a folder, a FIFO that would block, a device) is refused before it is opened.
 pub(crate) fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, GuideError> {
     let read_error = |source| GuideError::Read {
         path: path.to_owned(),
         source,
     };
+    if !std::fs::metadata(path).map_err(read_error)?.is_file() {
+        return Err(read_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
+    }
     let file = std::fs::File::open(path).map_err(read_error)?;
     let size = file.metadata().map_err(read_error)?.len();
     if size > limit {
@@ -730,12 +737,19 @@ fn is_cjk(c: char) -> bool {
 /// Reads an overlay: size limit, PNG header (dimensions and alpha) before any pixel is
 /// decoded, then a full decode to catch truncated or corrupt files.
 fn read_overlay(path: &Path, written: &str, at: &Location) -> Result<Overlay, GuideError> {
-    let bytes = read_limited(path, limits::MAX_OVERLAY_BYTES)?;
     let invalid = |problem: String| GuideError::OverlayInvalid {
         at: at.clone(),
         path: written.to_owned(),
         problem,
     };
+    // Reported against the step and field, not just the file.
+    let bytes = read_limited(path, limits::MAX_OVERLAY_BYTES).map_err(|error| match error {
+        GuideError::Read { source, .. } => invalid(format!("cannot read: {source}")),
+        GuideError::TooLarge { size, limit, .. } => {
+            invalid(format!("{size} bytes, more than the limit of {limit}"))
+        }
+        other => other,
+    })?;
     if !bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         return Err(invalid("not a PNG file".into()));
     }

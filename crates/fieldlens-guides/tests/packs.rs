@@ -399,6 +399,23 @@ fn folder_name_must_match_and_packs_must_not_conflict() {
 }
 
 #[test]
+fn overlay_that_is_not_a_regular_file_is_refused() {
+    // A folder here; FIFOs and devices take the same path and are never opened.
+    let (root, dir) = broken_pack(&manifest(&GOOD_STEP.replace("front.png", "folder.png")));
+    std::fs::create_dir(dir.join("overlays/folder.png")).unwrap();
+    let errors = GuideLibrary::load_dir(root.path()).unwrap_err();
+    let error = only(&errors);
+    assert!(
+        matches!(error, GuideError::OverlayInvalid { .. }),
+        "{error}"
+    );
+    let text = error.to_string();
+    for part in ["step `front`", "field `overlay`", "not a regular file"] {
+        assert!(text.contains(part), "`{part}` missing from: {text}");
+    }
+}
+
+#[test]
 fn oversized_manifest_is_not_read() {
     let padding = format!("# {}\n", "x".repeat(300 * 1024));
     let (_root, errors) = load_errors(&format!("{padding}{}", manifest(GOOD_STEP)));
