@@ -232,7 +232,7 @@ fn start_hub(dir: &std::path::Path, config: &std::path::Path) -> anyhow::Result<
     let stdout = child.stdout.take().context("no stdout from the hub")?;
     let mut lines = BufReader::new(stdout).lines();
     let mut grpc = None;
-    while let Some(line) = lines.next() {
+    for line in lines.by_ref() {
         let line = line?;
         println!("hub says: {line}");
         if let Some(addr) = line.strip_prefix("listening grpc=") {
