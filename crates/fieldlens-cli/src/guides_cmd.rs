@@ -365,3 +365,55 @@ fn render(
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shipped() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guides")
+    }
+
+    fn args(dir: PathBuf, command: GuidesCommand) -> GuidesArgs {
+        GuidesArgs { dir, command }
+    }
+
+    #[test]
+    fn lint_show_and_render_the_shipped_packs() {
+        run(args(shipped(), GuidesCommand::Lint { json: true })).unwrap();
+        let pack = load_pack(&shipped(), "car-claim").unwrap();
+        let steps = step_json(pack.step("damage_closeup").unwrap()).unwrap();
+        assert_eq!(steps["pairs_with"], "damage_context");
+        assert_eq!(steps["quality"]["target"]["w"], steps["target"]["w"]);
+        let output =
+            std::env::temp_dir().join(format!("fieldlens-sheet-{}.png", std::process::id()));
+        run(args(
+            shipped(),
+            GuidesCommand::Render {
+                pack: "refrigerator".into(),
+                output: output.clone(),
+                lang: LangArg::En,
+                font: None,
+                columns: 5,
+            },
+        ))
+        .unwrap();
+        let sheet = image::open(&output).unwrap();
+        std::fs::remove_file(&output).unwrap();
+        assert_eq!(sheet.width(), 16 + 5 * (360 + 16));
+    }
+
+    #[test]
+    fn bad_pack_names_and_missing_folders_are_refused() {
+        let error = load_pack(&shipped(), "../guides").unwrap_err();
+        assert!(error.to_string().contains("not a pack id"), "{error}");
+        let error = load_pack(&shipped(), "toaster").unwrap_err();
+        assert!(error.to_string().contains("no pack `toaster`"), "{error}");
+        let empty =
+            std::env::temp_dir().join(format!("fieldlens-no-guides-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
+        let error = run(args(empty.clone(), GuidesCommand::Lint { json: false })).unwrap_err();
+        std::fs::remove_dir(&empty).unwrap();
+        assert!(format!("{error:#}").contains("no guide packs"), "{error:#}");
+    }
+}
