@@ -12,6 +12,7 @@
 use crate::auth::{Authenticator, Principal};
 use crate::config::Config;
 use crate::error::HubError;
+use crate::journal::Journal;
 use crate::metrics::Metrics;
 use fieldlens_core::event::{Actor, CaseEvent, EventRecord};
 use fieldlens_core::intake::{NewCase, ValidationError, check_text, limits};
@@ -175,7 +176,7 @@ struct Settings {
 /// The hub: shared by every service and background task.
 pub struct Hub {
     state: Mutex<State>,
-    store: Arc<dyn Store>,
+    journal: Arc<Journal>,
     signer: TokenSigner,
     /// Resolves credentials to principals.
     pub auth: Authenticator,
@@ -234,7 +235,7 @@ impl Hub {
             }),
             auth: Authenticator::new(&config.api_keys, signer.clone()),
             signer,
-            store,
+            journal: Arc::new(Journal::new(store)),
             settings: Settings {
                 caller_token_ttl_ms: config.caller_token_ttl_ms,
                 session_token_ttl_ms: config.session_token_ttl_ms,
@@ -261,7 +262,7 @@ impl Hub {
     fn recover(&self) -> Result<(), HubError> {
         let now = now_ms();
         let mut state = self.lock();
-        for record in self.store.technicians()? {
+        for record in self.store().technicians()? {
             state
                 .names
                 .entry(record.id.clone())
@@ -277,14 +278,14 @@ impl Hub {
                 tracing::warn!(%error, "stored technician profile no longer valid; skipped");
             }
         }
-        let mut active = self.store.active_cases()?;
+        let mut active = self.store().active_cases()?;
         active.sort_by_key(|case| case.arrival);
         let mut requeued = 0;
         for mut case in active {
             if let Some(technician) = case.offered_to.clone() {
                 let record =
                     case.append(CaseEvent::OfferExpired { technician }, Actor::System, now)?;
-                self.store.update_case(&case, &[record])?;
+                self.store().update_case(&case, &[record])?;
             }
             if case.status.is_waiting() {
                 state.router.enqueue(caller_request(&case))?;
@@ -299,7 +300,7 @@ impl Hub {
             }
             state.active.insert(case.id.clone(), case);
         }
-        self.store.sync()?;
+        self.store().sync()?;
         self.metrics.waiting.set(state.router.queue_len() as i64);
         tracing::info!(
             active = state.active.len(),
@@ -340,13 +341,18 @@ impl Hub {
         }
     }
 
-    /// Makes every write so far durable (off the async threads).
+    fn store(&self) -> &dyn Store {
+        self.journal.store()
+    }
+
+    /// The group-commit journal (its flusher runs on a task of the server's).
+    pub fn journal(&self) -> Arc<Journal> {
+        Arc::clone(&self.journal)
+    }
+
+    /// Waits until every write so far, including any this request observed, is durable.
     async fn durable(&self) -> Result<(), HubError> {
-        let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || store.sync())
-            .await
-            .map_err(|e| HubError::Store(fieldlens_store::StoreError::Io(e.to_string())))??;
-        Ok(())
+        self.journal.durable().await
     }
 
     fn notify(&self, change: Change) {
@@ -370,7 +376,8 @@ impl Hub {
         case: Case,
         records: &[EventRecord],
     ) -> Result<(), HubError> {
-        self.store.update_case(&case, records)?;
+        self.store().update_case(&case, records)?;
+        self.journal.wrote();
         if case.status.is_final() {
             state.active.remove(&case.id);
             state.last_seen.remove(&case.id);
@@ -384,7 +391,7 @@ impl Hub {
         match state.active.get(id) {
             Some(case) => Ok(case.clone()),
             None => self
-                .store
+                .store()
                 .case(id)?
                 .ok_or_else(|| HubError::NotFound(format!("case {id} does not exist"))),
         }
@@ -462,7 +469,7 @@ impl Hub {
 
     /// Makes every write so far durable (blocking; for shutdown).
     pub fn sync_store(&self) -> Result<(), HubError> {
-        Ok(self.store.sync()?)
+        Ok(self.store().sync()?)
     }
 
     /// The signer for media session tokens (the media endpoint verifies with it).
@@ -477,19 +484,19 @@ impl Hub {
         self.check_running()?;
         request.validate()?;
         let now = now_ms();
-        if let Some(existing) = self.store.case_for_key(&request.idempotency_key)? {
+        if let Some(existing) = self.store().case_for_key(&request.idempotency_key)? {
             return self.replay(&existing, &request, now).await;
         }
         let id = CaseId::new(format!("c-{}", uuid::Uuid::now_v7().simple()));
         let (mut case, opened) = request.clone().open(id.clone(), now)?;
-        let arrival = self.store.next_arrival()?;
+        let arrival = self.store().next_arrival()?;
         let queued = case.append(CaseEvent::Queued { arrival }, Actor::System, now)?;
         let principal = Principal::Caller(id.clone());
         let snapshot = {
             let mut state = self.lock();
-            if let CreateOutcome::Existing(existing) =
-                self.store.create_case(&case, &[opened, queued])?
-            {
+            let outcome = self.store().create_case(&case, &[opened, queued])?;
+            self.journal.wrote();
+            if let CreateOutcome::Existing(existing) = outcome {
                 drop(state);
                 return self.replay(&existing, &request, now).await;
             }
@@ -678,7 +685,7 @@ impl Hub {
             let state = self.lock();
             self.visible_case(&state, principal, id)?;
         }
-        Ok(self.store.events(id, after_seq, limit)?)
+        Ok(self.store().events(id, after_seq, limit)?)
     }
 
     /// Counts an open watch stream as the caller's presence.
@@ -729,7 +736,7 @@ impl Hub {
                 .get(technician)
                 .cloned()
                 .unwrap_or_else(|| technician.to_string());
-            self.store.put_technician(&TechnicianRecord {
+            self.store().put_technician(&TechnicianRecord {
                 id: technician.clone(),
                 display_name,
                 skills: presence.profile.skills.clone(),
@@ -738,10 +745,12 @@ impl Hub {
                 capacity: presence.profile.capacity,
                 updated_at: now,
             })?;
+            self.journal.wrote();
             state
                 .router
                 .set_presence(presence.profile, presence.available, now)?;
             state.online.insert(technician.clone(), true);
+            self.count_available(&state);
             self.technician_status(&state, technician)?
         };
         self.durable().await?;
@@ -893,6 +902,7 @@ impl Hub {
         let now = now_ms();
         let mut notices = Vec::new();
         let mut changed = Vec::new();
+        let mut paused_someone = false;
         let next = {
             let mut state = self.lock();
             for expired in state.router.expire_offers(now) {
@@ -904,6 +914,7 @@ impl Hub {
                     changed.push(expired.case_id.clone());
                 }
                 if expired.technician_paused {
+                    paused_someone = true;
                     tracing::warn!(technician = %expired.technician_id, missed = expired.missed_offers, "technician paused after missed offers");
                 }
             }
@@ -929,14 +940,9 @@ impl Hub {
                 }
             }
             self.metrics.waiting.set(state.router.queue_len() as i64);
-            self.metrics.technicians_available.set(
-                state
-                    .router
-                    .technicians()
-                    .iter()
-                    .filter(|t| t.available && !t.paused)
-                    .count() as i64,
-            );
+            if paused_someone {
+                self.count_available(&state);
+            }
             state.router.next_deadline(now)
         };
         if !changed.is_empty() {
@@ -953,6 +959,16 @@ impl Hub {
             self.notify(Change::Queue);
         }
         next
+    }
+
+    fn count_available(&self, state: &State) {
+        let available = state
+            .router
+            .technicians()
+            .iter()
+            .filter(|t| t.available && !t.paused)
+            .count();
+        self.metrics.technicians_available.set(available as i64);
     }
 
     /// Appends a system event to an active case; logs and skips on refusal.
@@ -1057,7 +1073,7 @@ impl Hub {
                 && filter.min_priority.is_none_or(|p| case.priority >= p)
                 && filter.opened_after.is_none_or(|t| case.opened_at >= t)
         };
-        self.store
+        self.store()
             .list_cases(cursor, limit, &keep)
             .map_err(|e| match e {
                 fieldlens_store::StoreError::Corrupt {
@@ -1137,7 +1153,7 @@ impl Hub {
         let mut after = 0;
         loop {
             let page = self
-                .store
+                .store()
                 .events(id, after, fieldlens_store::MAX_EVENTS_PER_READ)?;
             let Some(last) = page.last() else { break };
             after = last.seq;

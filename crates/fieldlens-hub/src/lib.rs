@@ -11,6 +11,7 @@ pub mod config;
 pub mod convert;
 pub mod error;
 pub mod grpc;
+pub mod journal;
 pub mod metrics;
 pub mod server;
 

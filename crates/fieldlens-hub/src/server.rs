@@ -123,6 +123,9 @@ pub async fn run(
     };
 
     let routing = tokio::spawn(routing_loop(Arc::clone(&hub), stop_rx.clone()));
+    // The flusher outlives the drain: requests finishing during it still wait for durability.
+    let (flusher_stop, flusher_stop_rx) = tokio::sync::watch::channel(false);
+    let flusher = tokio::spawn(hub.journal().run_flusher(flusher_stop_rx));
     let metrics_server = tokio::spawn({
         let routes = http_routes(Arc::clone(&hub.metrics));
         let stop = stopped(stop_rx.clone());
@@ -163,6 +166,8 @@ pub async fn run(
     }
     let _ = routing.await;
     let _ = metrics_server.await;
+    let _ = flusher_stop.send(true);
+    let _ = flusher.await;
     let hub_for_sync = Arc::clone(&hub);
     tokio::task::spawn_blocking(move || hub_for_sync.sync_store()).await??;
     tracing::info!("hub stopped");
