@@ -188,6 +188,9 @@ pub struct Case {
     pub session: Option<SessionRecord>,
     /// Dispatcher reviewing the case.
     pub reviewer: Option<String>,
+    /// Guide pack of the capture, once started.
+    #[serde(default)]
+    pub capture_pack: Option<String>,
     /// Number of events in the log so far.
     pub event_count: u64,
     /// Hash of the last event in the log.
@@ -255,8 +258,20 @@ impl Case {
                 }
                 self.status
             }
-            (S::Queued | S::Offered, E::CaptureStarted { .. }) => self.status,
-            (S::Paired, E::CaptureStarted { .. }) => S::Capturing,
+            (S::Queued | S::Offered, E::CaptureStarted { .. }) if self.capture_pack.is_none() => {
+                self.status
+            }
+            (S::Paired, E::CaptureStarted { .. }) if self.capture_pack.is_none() => S::Capturing,
+            // Capture may begin while waiting; with a technician it is "capturing",
+            // and more photos after triage reopen capture.
+            (
+                S::Queued | S::Offered | S::Capturing,
+                E::PhotoChecked { .. } | E::StepSkipped { .. } | E::StepPushed { .. },
+            ) if self.capture_pack.is_some() => self.status,
+            (
+                S::Paired | S::Triaged,
+                E::PhotoChecked { .. } | E::StepSkipped { .. } | E::StepPushed { .. },
+            ) if self.capture_pack.is_some() => S::Capturing,
             (S::Paired | S::Capturing | S::Triaged, E::Triaged { .. }) => S::Triaged,
             (S::Triaged, E::ReviewClaimed { .. }) => S::InReview,
             (S::InReview, E::ReviewClaimed { .. }) => S::InReview,
@@ -303,9 +318,12 @@ impl Case {
                 }
             }
             E::ReviewClaimed { dispatcher } => self.reviewer = Some(dispatcher.clone()),
+            E::CaptureStarted { pack, .. } => self.capture_pack = Some(pack.clone()),
             E::Cancelled { .. } | E::Abandoned { .. } => self.offered_to = None,
             E::Opened(_)
-            | E::CaptureStarted { .. }
+            | E::PhotoChecked { .. }
+            | E::StepSkipped { .. }
+            | E::StepPushed { .. }
             | E::Triaged { .. }
             | E::DecisionApproved { .. }
             | E::DecisionOverridden { .. } => {}

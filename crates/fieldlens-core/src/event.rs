@@ -125,6 +125,33 @@ pub enum CaseEvent {
     CaptureStarted {
         /// Guide pack id.
         pack: String,
+        /// The pack's version, so a replay uses the same steps.
+        version: String,
+    },
+    /// A photo for a capture step was stored and checked.
+    PhotoChecked {
+        /// The guide step.
+        step: String,
+        /// SHA-256 (hex) of the stored photo (its blob key).
+        sha256: String,
+        /// Whether the photo was accepted.
+        accepted: bool,
+        /// Reason codes when it must be retaken.
+        reasons: Vec<String>,
+        /// The full quality report.
+        report: serde_json::Value,
+    },
+    /// A capture step was skipped.
+    StepSkipped {
+        /// The guide step.
+        step: String,
+        /// Why.
+        reason: String,
+    },
+    /// A technician pushed a capture step to the caller.
+    StepPushed {
+        /// The guide step.
+        step: String,
     },
     /// Findings were recorded and a decision proposed.
     Triaged {
@@ -181,6 +208,9 @@ impl CaseEvent {
             CaseEvent::CallbackRequested { .. } => "callback_requested",
             CaseEvent::SessionEnded { .. } => "session_ended",
             CaseEvent::CaptureStarted { .. } => "capture_started",
+            CaseEvent::PhotoChecked { .. } => "photo_checked",
+            CaseEvent::StepSkipped { .. } => "step_skipped",
+            CaseEvent::StepPushed { .. } => "step_pushed",
             CaseEvent::Triaged { .. } => "triaged",
             CaseEvent::ReviewClaimed { .. } => "review_claimed",
             CaseEvent::DecisionApproved { .. } => "decision_approved",

@@ -240,6 +240,7 @@ impl NewCase {
             offered_to: None,
             session: None,
             reviewer: None,
+            capture_pack: None,
             event_count: 0,
             last_event_hash: GENESIS_HASH.to_owned(),
         };

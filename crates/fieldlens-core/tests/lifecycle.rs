@@ -98,6 +98,17 @@ fn happy_path_through_every_status() {
         (
             CaseEvent::CaptureStarted {
                 pack: "washing-machine".into(),
+                version: "1".into(),
+            },
+            CaseStatus::Capturing,
+        ),
+        (
+            CaseEvent::PhotoChecked {
+                step: "rating_plate".into(),
+                sha256: "ab".into(),
+                accepted: true,
+                reasons: vec![],
+                report: serde_json::json!({}),
             },
             CaseStatus::Capturing,
         ),
@@ -198,6 +209,73 @@ fn only_the_offered_technician_can_accept() {
         .unwrap_err();
     assert!(error.to_string().contains("not bob"), "{error}");
     assert_eq!(case.status, CaseStatus::Offered);
+}
+
+#[test]
+fn capture_events_need_a_started_capture_and_reopen_after_triage() {
+    let (mut case, _) = opened();
+    let pushed = CaseEvent::StepPushed {
+        step: "front".into(),
+    };
+    assert!(case.append(pushed.clone(), Actor::System, 1).is_err());
+    case.append(CaseEvent::Queued { arrival: 1 }, Actor::System, 1)
+        .unwrap();
+    assert!(
+        case.append(pushed.clone(), Actor::System, 2).is_err(),
+        "not started yet"
+    );
+    let start = CaseEvent::CaptureStarted {
+        pack: "car-claim".into(),
+        version: "1".into(),
+    };
+    case.append(start.clone(), Actor::System, 2).unwrap();
+    assert_eq!(
+        case.status,
+        CaseStatus::Queued,
+        "capture while waiting keeps the place"
+    );
+    assert!(
+        case.append(start, Actor::System, 3).is_err(),
+        "started once"
+    );
+    case.append(pushed.clone(), Actor::System, 3).unwrap();
+    let alice = tech("alice");
+    case.append(
+        CaseEvent::Offered {
+            technician: alice.clone(),
+            expires_at: 9,
+            tier: 0,
+        },
+        Actor::System,
+        4,
+    )
+    .unwrap();
+    case.append(
+        CaseEvent::Paired {
+            technician: alice,
+            session: SessionId::new("s"),
+        },
+        Actor::System,
+        5,
+    )
+    .unwrap();
+    case.append(pushed.clone(), Actor::System, 6).unwrap();
+    assert_eq!(case.status, CaseStatus::Capturing);
+    case.append(
+        CaseEvent::Triaged {
+            decision: "more_info_needed".into(),
+            detail: serde_json::Value::Null,
+        },
+        Actor::System,
+        7,
+    )
+    .unwrap();
+    case.append(pushed, Actor::System, 8).unwrap();
+    assert_eq!(
+        case.status,
+        CaseStatus::Capturing,
+        "more photos after triage reopen capture"
+    );
 }
 
 #[test]
@@ -340,7 +418,15 @@ fn any_event() -> impl Strategy<Value = CaseEvent> {
             technician,
             handle_ms: 1
         }),
-        Just(CaseEvent::CaptureStarted { pack: "p".into() }),
+        Just(CaseEvent::CaptureStarted {
+            pack: "p".into(),
+            version: "1".into()
+        }),
+        Just(CaseEvent::StepPushed { step: "s".into() }),
+        Just(CaseEvent::StepSkipped {
+            step: "s".into(),
+            reason: "r".into()
+        }),
         Just(CaseEvent::Triaged {
             decision: "truck_roll".into(),
             detail: serde_json::Value::Null
