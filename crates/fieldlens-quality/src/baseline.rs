@@ -19,7 +19,6 @@ use sha2::{Digest, Sha256};
 
 use crate::decode;
 use crate::exposure::measure_exposure;
-use crate::messages::sentence;
 use crate::report::{Issue, NormalizedBox, PhotoReport, Reason, Verdict};
 use crate::{CheckProfile, QualityError};
 
@@ -74,17 +73,7 @@ pub fn check_photo_baseline(
     let issues: Vec<Issue> = rules
         .into_iter()
         .filter(|&(reason, failed, ..)| failed && profile.checks(reason))
-        .map(|(reason, _, score, threshold)| {
-            let (en, zh) = sentence(reason, "");
-            Issue {
-                reason,
-                subtype: String::new(),
-                score,
-                threshold,
-                message_en: en.into(),
-                message_zh: zh.into(),
-            }
-        })
+        .map(|(reason, _, score, threshold)| Issue::new(reason, "", score, threshold))
         .collect();
     let metrics = BTreeMap::from([
         ("megapixels".to_owned(), megapixels),
@@ -93,11 +82,7 @@ pub fn check_photo_baseline(
         ("clipped_high_share".to_owned(), exposure.clipped_high_share),
     ]);
     Ok(PhotoReport {
-        verdict: if issues.is_empty() {
-            Verdict::Accept
-        } else {
-            Verdict::Retake
-        },
+        verdict: Verdict::for_issues(&issues),
         issues,
         metrics,
         subject_box: Some(NormalizedBox {

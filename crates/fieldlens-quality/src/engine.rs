@@ -13,7 +13,6 @@ use sha2::{Digest, Sha256};
 use crate::decode::{self, Decoded};
 use crate::duplicate::{Fingerprint, Hashes};
 use crate::exposure::{self, Exposure, Glare};
-use crate::messages::sentence;
 use crate::recapture::{self, Recapture};
 use crate::report::{Issue, NormalizedBox, PhotoReport, Reason, Verdict};
 use crate::sharpness::{self, BlurMeasure};
@@ -108,18 +107,6 @@ impl Measurements {
     }
 }
 
-fn issue(reason: Reason, subtype: &str, score: f64, threshold: f64) -> Issue {
-    let (en, zh) = sentence(reason, subtype);
-    Issue {
-        reason,
-        subtype: subtype.to_owned(),
-        score,
-        threshold,
-        message_en: en.to_owned(),
-        message_zh: zh.to_owned(),
-    }
-}
-
 /// Applies the profile's thresholds to the measurements; returns the issues found.
 pub(crate) fn judge(m: &Measurements, profile: &CheckProfile) -> Vec<Issue> {
     let mut issues = Vec::new();
@@ -131,7 +118,7 @@ pub(crate) fn judge(m: &Measurements, profile: &CheckProfile) -> Vec<Issue> {
 
     let megapixels = m.megapixels();
     let min_mp = f64::from(profile.min_megapixels);
-    add((megapixels < min_mp).then(|| issue(Reason::LowResolution, "", megapixels, min_mp)));
+    add((megapixels < min_mp).then(|| Issue::new(Reason::LowResolution, "", megapixels, min_mp)));
 
     let blur = m.blur;
     let min_sharpness = f64::from(profile.min_sharpness);
@@ -147,40 +134,49 @@ pub(crate) fn judge(m: &Measurements, profile: &CheckProfile) -> Vec<Issue> {
         } else {
             ("defocus", min_sharpness)
         };
-        issue(Reason::Blur, subtype, blur.sharpness, threshold)
+        Issue::new(Reason::Blur, subtype, blur.sharpness, threshold)
     }));
 
     let exposure = m.exposure;
     let min_luma = f64::from(profile.min_mean_luma);
     let max_luma = f64::from(profile.max_mean_luma);
     add((exposure.mean_luma < min_luma)
-        .then(|| issue(Reason::Underexposed, "", exposure.mean_luma, min_luma)));
+        .then(|| Issue::new(Reason::Underexposed, "", exposure.mean_luma, min_luma)));
     let washed_out = (exposure.clipped_high_share - m.glare.share).max(0.0);
     let max_clipped = f64::from(profile.max_clipped_share);
     add(if exposure.mean_luma > max_luma {
-        Some(issue(Reason::Overexposed, "", exposure.mean_luma, max_luma))
+        Some(Issue::new(
+            Reason::Overexposed,
+            "",
+            exposure.mean_luma,
+            max_luma,
+        ))
     } else {
-        (washed_out > max_clipped).then(|| issue(Reason::Overexposed, "", washed_out, max_clipped))
+        (washed_out > max_clipped)
+            .then(|| Issue::new(Reason::Overexposed, "", washed_out, max_clipped))
     });
 
     let max_glare = f64::from(profile.max_glare_share);
-    add((m.glare.share > max_glare).then(|| issue(Reason::Glare, "", m.glare.share, max_glare)));
+    add((m.glare.share > max_glare)
+        .then(|| Issue::new(Reason::Glare, "", m.glare.share, max_glare)));
 
     let max_noise = f64::from(profile.max_noise_sigma);
-    add((m.noise_sigma > max_noise).then(|| issue(Reason::Noise, "", m.noise_sigma, max_noise)));
+    add((m.noise_sigma > max_noise)
+        .then(|| Issue::new(Reason::Noise, "", m.noise_sigma, max_noise)));
 
     let tilt = m.tilt;
     let max_tilt = f64::from(profile.max_tilt_degrees);
     let tilted = tilt.degrees.abs() > max_tilt
+        && tilt.degrees.abs() < tilt::MAX_JUDGED_DEGREES
         && tilt.level_share < tilt::MAX_LEVEL_SHARE
         && tilt.evidence >= tilt::MIN_LINE_EVIDENCE;
-    add(tilted.then(|| issue(Reason::Tilted, "", tilt.degrees.abs(), max_tilt)));
+    add(tilted.then(|| Issue::new(Reason::Tilted, "", tilt.degrees.abs(), max_tilt)));
 
     add(framing(m, profile));
 
     let max_recapture = f64::from(profile.max_recapture_score);
     add((m.recapture.score > max_recapture).then(|| {
-        issue(
+        Issue::new(
             Reason::Recapture,
             "screen",
             m.recapture.score,
@@ -202,15 +198,15 @@ fn framing(m: &Measurements, profile: &CheckProfile) -> Option<Issue> {
         ),
     };
     if fill > max_fill {
-        return Some(issue(Reason::Framing, "too_close", fill, max_fill));
+        return Some(Issue::new(Reason::Framing, "too_close", fill, max_fill));
     }
     let contact = m.subject.edge_contact.iter().copied().fold(0.0, f64::max);
     let max_contact = f64::from(profile.max_edge_contact);
     if contact > max_contact {
-        return Some(issue(Reason::Framing, "cut_off", contact, max_contact));
+        return Some(Issue::new(Reason::Framing, "cut_off", contact, max_contact));
     }
     if fill < min_fill {
-        return Some(issue(Reason::Framing, "too_far", fill, min_fill));
+        return Some(Issue::new(Reason::Framing, "too_far", fill, min_fill));
     }
     let target = profile.target?;
     let region = NormalizedBox {
@@ -221,7 +217,7 @@ fn framing(m: &Measurements, profile: &CheckProfile) -> Option<Issue> {
     };
     let inside = subject.intersection(&region) / fill.max(1e-9);
     let min_overlap = f64::from(profile.min_target_overlap);
-    (inside < min_overlap).then(|| issue(Reason::Framing, "off_target", inside, min_overlap))
+    (inside < min_overlap).then(|| Issue::new(Reason::Framing, "off_target", inside, min_overlap))
 }
 
 /// Checks one encoded photo (JPEG, PNG or WebP) against a profile and the fingerprints of
@@ -262,7 +258,7 @@ pub fn check_photo(
             metrics.insert("duplicate_distance".into(), f64::from(distance));
             if distance <= max_distance {
                 duplicate_of = Some(candidate.sha256.clone());
-                issues.push(issue(
+                issues.push(Issue::new(
                     Reason::Duplicate,
                     "",
                     f64::from(distance),
@@ -273,11 +269,7 @@ pub fn check_photo(
     }
 
     Ok(PhotoReport {
-        verdict: if issues.is_empty() {
-            Verdict::Accept
-        } else {
-            Verdict::Retake
-        },
+        verdict: Verdict::for_issues(&issues),
         issues,
         metrics,
         subject_box: measured.subject_box(),
@@ -306,4 +298,163 @@ pub fn are_duplicates(
         first.distance(&second)
     };
     Ok((distance <= profile.max_duplicate_distance, distance))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TargetRegion;
+
+    /// Measurements of an unremarkable photo: every check passes with the default profile.
+    fn clean() -> Measurements {
+        Measurements {
+            width: 2000,
+            height: 1500,
+            exposure: Exposure {
+                mean_luma: 120.0,
+                median_luma: 118.0,
+                clipped_high_share: 0.01,
+                clipped_low_share: 0.0,
+            },
+            glare: Glare::default(),
+            blur: BlurMeasure {
+                sharpness: 1.5,
+                anisotropy: 0.4,
+            },
+            noise_sigma: 0.5,
+            tilt: Tilt {
+                degrees: 0.5,
+                level_share: 0.3,
+                peak_share: 0.3,
+                evidence: 5.0,
+            },
+            subject: Subject {
+                bbox: NormalizedBox {
+                    x: 0.2,
+                    y: 0.2,
+                    w: 0.6,
+                    h: 0.6,
+                },
+                edge_contact: [0.0; 4],
+                mask_share: 0.3,
+                contrast: 0.5,
+            },
+            recapture: Recapture::default(),
+            hashes: Hashes::parse(&"0".repeat(96)).unwrap(),
+        }
+    }
+
+    fn reasons(m: &Measurements, profile: &CheckProfile) -> Vec<(Reason, String)> {
+        judge(m, profile)
+            .into_iter()
+            .map(|issue| (issue.reason, issue.subtype))
+            .collect()
+    }
+
+    #[test]
+    fn clean_measurements_pass() {
+        assert!(judge(&clean(), &CheckProfile::default()).is_empty());
+    }
+
+    #[test]
+    fn one_directional_blur_is_motion_with_looser_limit() {
+        let profile = CheckProfile::default();
+        let mut m = clean();
+        m.blur = BlurMeasure {
+            sharpness: 0.3,
+            anisotropy: 0.9,
+        };
+        assert_eq!(reasons(&m, &profile), vec![(Reason::Blur, "motion".into())]);
+        m.blur.anisotropy = 0.3;
+        assert!(
+            judge(&m, &profile).is_empty(),
+            "isotropic 0.3 is sharp enough"
+        );
+        m.blur.sharpness = 0.1;
+        assert_eq!(
+            reasons(&m, &profile),
+            vec![(Reason::Blur, "defocus".into())]
+        );
+    }
+
+    #[test]
+    fn glare_is_not_counted_as_overexposure() {
+        let mut m = clean();
+        m.exposure.clipped_high_share = 0.2;
+        m.glare.share = 0.1;
+        assert_eq!(
+            reasons(&m, &CheckProfile::default()),
+            vec![(Reason::Glare, String::new())]
+        );
+    }
+
+    #[test]
+    fn ambiguous_diagonal_lines_are_not_tilt() {
+        let mut m = clean();
+        m.tilt = Tilt {
+            degrees: 25.0,
+            level_share: 0.01,
+            peak_share: 0.5,
+            evidence: 6.0,
+        };
+        assert_eq!(
+            reasons(&m, &CheckProfile::default()),
+            vec![(Reason::Tilted, String::new())]
+        );
+        m.tilt.degrees = 44.5;
+        assert!(judge(&m, &CheckProfile::default()).is_empty());
+        m.tilt.degrees = 25.0;
+        m.tilt.evidence = 1.0;
+        assert!(judge(&m, &CheckProfile::default()).is_empty());
+    }
+
+    #[test]
+    fn framing_follows_target_region() {
+        let target = TargetRegion {
+            x: 0.5,
+            y: 0.5,
+            w: 0.5,
+            h: 0.5,
+            min_fill: 0.1,
+            max_fill: 0.5,
+        };
+        let profile = CheckProfile {
+            target: Some(target),
+            ..CheckProfile::default()
+        };
+        let mut m = clean();
+        assert_eq!(
+            reasons(&m, &profile),
+            vec![(Reason::Framing, "off_target".into())]
+        );
+        m.subject.bbox = NormalizedBox {
+            x: 0.55,
+            y: 0.55,
+            w: 0.4,
+            h: 0.4,
+        };
+        assert!(judge(&m, &profile).is_empty());
+        m.subject.bbox.w = 0.1;
+        m.subject.bbox.h = 0.1;
+        assert_eq!(
+            reasons(&m, &profile),
+            vec![(Reason::Framing, "too_far".into())]
+        );
+        m.subject.contrast = 0.05;
+        assert!(
+            judge(&m, &profile).is_empty(),
+            "no distinct subject, no framing judgement"
+        );
+    }
+
+    #[test]
+    fn skipped_reason_is_never_reported() {
+        let mut m = clean();
+        m.noise_sigma = 9.0;
+        let profile = CheckProfile {
+            skip: vec![Reason::Noise],
+            ..CheckProfile::default()
+        };
+        assert!(judge(&m, &profile).is_empty());
+    }
 }

@@ -64,7 +64,8 @@ pub struct CheckProfile {
     /// used when no `target` is set. Default 0.92.
     pub max_subject_fill: f32,
     /// Largest accepted share of one frame edge that the subject runs into (`framing`,
-    /// `cut_off`). Default 0.35.
+    /// `cut_off`). Default 0.8: the subject estimate is biased towards the frame's centre, so
+    /// only a subject running along most of an edge counts as cut off.
     pub max_edge_contact: f32,
     /// Smallest share of the subject box that must lie inside `target`, when set (`framing`,
     /// `off_target`). Default 0.6.
@@ -99,7 +100,7 @@ impl Default for CheckProfile {
             max_tilt_degrees: 10.0,
             min_subject_fill: 0.12,
             max_subject_fill: 0.92,
-            max_edge_contact: 0.35,
+            max_edge_contact: 0.8,
             min_target_overlap: 0.6,
             max_recapture_score: 0.5,
             max_duplicate_distance: 11,

@@ -1,18 +1,22 @@
 //! Recapture: a photo of a screen rather than of the thing itself.
 //!
-//! A screen photographed from a normal distance shows up as a large convex quadrilateral whose
-//! interior is lit from within, framed by a dark bezel: the interior is much brighter than a
-//! thin ring just outside it. The detector looks for that outline:
+//! A screen photographed from a normal distance shows up as a lit, convex quadrilateral lying
+//! inside the frame, much brighter than what surrounds it — the bezel, the desk, the wall. Two
+//! detectors look for that shape, and the stronger evidence counts:
 //!
-//! 1. Canny edges on the blurred grey working copy (two threshold pairs, for dim and bright
-//!    screens), dilated by one pixel so the outline closes;
-//! 2. outer contours whose convex hull simplifies (Douglas–Peucker, 3% of the perimeter) to a
-//!    quadrilateral covering 4–97% of the frame;
-//! 3. for each, the mean luma of the interior (eroded) and of a ring outside it 4% of the quad's
-//!    size wide.
+//! - **outline with a dark bezel**: Canny edges on the blurred grey working copy (two threshold
+//!   pairs, for dim and bright screens), dilated by one pixel so the outline closes; outer
+//!   contours whose convex hull simplifies (Douglas–Peucker, 3% of the perimeter) to a
+//!   quadrilateral covering 4–97% of the frame; scored (interior − ring) / 80 when the ring just
+//!   outside (4% of the quad's size wide) is dark (mean luma ≤ 65);
+//! - **lit rectangle**: the pixels above the 50th, 60th … 90th luma percentile are split into
+//!   connected regions; a region not touching the frame's edge, covering 3–90% of the frame,
+//!   whose hull simplifies to a quadrilateral it fills to at least 85%, scores
+//!   (interior − ring) / 140 — a screen is the light source of its scene.
 //!
-//! `recapture_score` = (interior − ring) / 80, clamped to 0..1, taken only where the ring is
-//! dark (mean luma ≤ 65, a bezel rather than a wall), over the best quadrilateral.
+//! `recapture_score` is the larger score, 0..1. Both cues describe the geometry and photometry
+//! of an emissive display, not any particular device, so they carry over to phones, tablets,
+//! monitors and TVs; what they cannot see is a screen filling the whole frame (no outline).
 
 use opencv::core::{self, Mat, Point, Scalar, Size, Vector};
 use opencv::imgproc;
@@ -88,6 +92,110 @@ pub(crate) fn measure_recapture(gray: &Mat) -> Result<Recapture, QualityError> {
                 best = Recapture {
                     score,
                     outline_share: share,
+                    bezel_contrast: interior - ring,
+                };
+            }
+        }
+    }
+    let lit = lit_rectangle(&blurred, gray)?;
+    if lit.score > best.score {
+        best = lit;
+    }
+    Ok(best)
+}
+
+/// Interior-minus-ring luma difference of a lit rectangle that gives a score of 1.
+const LIT_FULL_CONTRAST: f64 = 140.0;
+/// Smallest share of its quadrilateral a lit region must fill.
+const LIT_MIN_FILL: f64 = 0.85;
+
+/// Looks for a bright, rectangular region inside the frame (a screen lighting its scene).
+fn lit_rectangle(blurred: &Mat, gray: &Mat) -> Result<Recapture, QualityError> {
+    let (width, height) = (blurred.cols(), blurred.rows());
+    let frame = f64::from(width) * f64::from(height);
+    let data = blurred.data_bytes()?;
+    let mut histogram = [0usize; 256];
+    for &value in data {
+        histogram[usize::from(value)] += 1;
+    }
+    let kernel = Mat::ones(3, 3, core::CV_8U)?.to_mat()?;
+    let mut best = Recapture::default();
+    for percentile in [50, 60, 70, 80, 90] {
+        let wanted = data.len() * percentile / 100;
+        let mut seen = 0;
+        let level = histogram
+            .iter()
+            .position(|&count| {
+                seen += count;
+                seen >= wanted
+            })
+            .unwrap_or(255);
+        let (mut bright, mut opened) = (Mat::default(), Mat::default());
+        imgproc::threshold(
+            blurred,
+            &mut bright,
+            level as f64,
+            255.0,
+            imgproc::THRESH_BINARY,
+        )?;
+        imgproc::morphology_ex_def(&bright, &mut opened, imgproc::MORPH_OPEN, &kernel)?;
+        let (mut labels, mut stats, mut centroids) =
+            (Mat::default(), Mat::default(), Mat::default());
+        let count = imgproc::connected_components_with_stats(
+            &opened,
+            &mut labels,
+            &mut stats,
+            &mut centroids,
+            8,
+            core::CV_32S,
+        )?;
+        for label in 1..count {
+            let stat = |column: i32| stats.at_2d::<i32>(label, column).copied();
+            let (x, y, w, h, area) = (
+                stat(imgproc::CC_STAT_LEFT)?,
+                stat(imgproc::CC_STAT_TOP)?,
+                stat(imgproc::CC_STAT_WIDTH)?,
+                stat(imgproc::CC_STAT_HEIGHT)?,
+                f64::from(stat(imgproc::CC_STAT_AREA)?),
+            );
+            let touches_edge = x == 0 || y == 0 || x + w == width || y + h == height;
+            if touches_edge || !(0.03..=0.9).contains(&(area / frame)) {
+                continue;
+            }
+            let mut region = Mat::default();
+            core::compare(
+                &labels,
+                &Scalar::all(f64::from(label)),
+                &mut region,
+                core::CMP_EQ,
+            )?;
+            let mut contours = Vector::<Vector<Point>>::new();
+            imgproc::find_contours_def(
+                &region,
+                &mut contours,
+                imgproc::RETR_EXTERNAL,
+                imgproc::CHAIN_APPROX_SIMPLE,
+            )?;
+            let Some(outline) = contours.iter().max_by_key(|contour| contour.len()) else {
+                continue;
+            };
+            let mut hull = Vector::<Point>::new();
+            imgproc::convex_hull_def(&outline, &mut hull)?;
+            let mut quad = Vector::<Point>::new();
+            let epsilon = 0.04 * imgproc::arc_length(&hull, true)?;
+            imgproc::approx_poly_dp(&hull, &mut quad, epsilon, true)?;
+            let quad_area = imgproc::contour_area_def(&quad)?;
+            if quad.len() != 4 || area < LIT_MIN_FILL * quad_area {
+                continue;
+            }
+            let Some((interior, ring)) = bezel_contrast(gray, &quad, quad_area)? else {
+                continue;
+            };
+            let score = ((interior - ring) / LIT_FULL_CONTRAST).clamp(0.0, 1.0);
+            if score > best.score {
+                best = Recapture {
+                    score,
+                    outline_share: quad_area / frame,
                     bezel_contrast: interior - ring,
                 };
             }

@@ -106,6 +106,32 @@ pub struct Issue {
     pub message_zh: String,
 }
 
+impl Issue {
+    /// An issue with the caller sentences for its reason and subtype.
+    pub fn new(reason: Reason, subtype: &str, score: f64, threshold: f64) -> Self {
+        let (en, zh) = crate::messages::sentence(reason, subtype);
+        Issue {
+            reason,
+            subtype: subtype.to_owned(),
+            score,
+            threshold,
+            message_en: en.to_owned(),
+            message_zh: zh.to_owned(),
+        }
+    }
+}
+
+impl Verdict {
+    /// Retake when anything is wrong, else accept.
+    pub fn for_issues(issues: &[Issue]) -> Self {
+        if issues.is_empty() {
+            Verdict::Accept
+        } else {
+            Verdict::Retake
+        }
+    }
+}
+
 /// Where the subject sits, normalised to 0..1 of the width and height.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct NormalizedBox {

@@ -13,7 +13,7 @@
 //!   out of the frame, where the barrier cue fails.
 //!
 //! The two maps are averaged, Otsu's threshold separates subject from background, and the box is
-//! the 2nd–98th percentile range of the above-threshold saliency mass projected onto each axis
+//! the 1st–99th percentile range of the above-threshold saliency mass projected onto each axis
 //! (robust to stray background blobs, unlike a bounding box of a binary mask). The share of each
 //! frame edge the subject mask runs into is kept too: it tells a subject cut off by the frame
 //! from one that merely sits near it.
@@ -32,7 +32,7 @@ const LEVELS: usize = 12;
 /// Width of the border band, as a share of the short side.
 const BAND: f64 = 0.06;
 /// Share of saliency mass left outside the box on each side.
-const TAIL: f64 = 0.02;
+const TAIL: f64 = 0.01;
 
 /// The estimated subject.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -277,8 +277,8 @@ mod tests {
 
     #[test]
     fn mass_range_trims_tails() {
-        let mass = [0.0, 1.0, 10.0, 10.0, 1.0, 0.0];
-        assert_eq!(mass_range(&mass), (1, 5));
+        let mass = [0.0, 0.1, 10.0, 10.0, 1.0, 0.0];
+        assert_eq!(mass_range(&mass), (2, 5));
         assert_eq!(mass_range(&[0.0; 4]), (0, 4));
     }
 

@@ -11,7 +11,8 @@
 //! camera is rolled, *every* line turns by the same angle: the axis-aligned share collapses
 //! and the votes pile up around the roll angle instead. So `tilt_degrees` is the centre of the
 //! strongest ±3° window of votes, and the photo is `tilted` when that angle exceeds
-//! `max_tilt_degrees` **and** fewer than [`MAX_LEVEL_SHARE`] of the votes are axis-aligned **and**
+//! `max_tilt_degrees` (and stays below [`MAX_JUDGED_DEGREES`]: near ±45° the folded angle cannot
+//! tell a roll one way from a roll the other way, or diagonal content from either) **and** fewer than [`MAX_LEVEL_SHARE`] of the votes are axis-aligned **and**
 //! the lines carry enough evidence (total length of at least [`MIN_LINE_EVIDENCE`] diagonals) —
 //! a close-up of a textured surface, or a scene without lines, is never called tilted.
 
@@ -27,6 +28,8 @@ const MIN_SEGMENT: f64 = 0.04;
 const WINDOW: i32 = 3;
 /// Above this share of axis-aligned line length a photo counts as level whatever else it holds.
 pub(crate) const MAX_LEVEL_SHARE: f64 = 0.08;
+/// Folded angles beyond this are ambiguous and never reported as tilt.
+pub(crate) const MAX_JUDGED_DEGREES: f64 = 40.0;
 /// Total segment length, in frame diagonals, needed before tilt is judged.
 pub(crate) const MIN_LINE_EVIDENCE: f64 = 2.0;
 
