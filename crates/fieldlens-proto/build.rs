@@ -25,6 +25,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("fieldlens_descriptor.bin"))
+        // Photo upload chunks are decoded without copying their bytes.
+        .bytes(".fieldlens.v1.MediaUploadChunk.data")
         .compile_protos(&protos, &[proto_root])?;
     Ok(())
 }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use fieldlens_media::tls::quic_client_config;
-use fieldlens_media::{FrameCounter, MediaClient, Role, ServerIdentity};
+use fieldlens_media::{CongestionControl, FrameCounter, MediaClient, Role, ServerIdentity};
 use tokio::runtime::Runtime;
 
 use support::{TestHub, now_us, photo_bytes};
@@ -38,6 +38,7 @@ struct Args {
     photo_bytes: usize,
     rounds: usize,
     relay: bool,
+    congestion: CongestionControl,
 }
 
 impl Args {
@@ -50,9 +51,13 @@ impl Args {
             photo_bytes: 4_000_000,
             rounds: 10,
             relay: true,
+            congestion: CongestionControl::Bbr,
         };
         let argv: Vec<String> = std::env::args().collect();
         args.relay = !argv.iter().any(|a| a == "--goodput-only");
+        if argv.iter().any(|a| a == "--cubic") {
+            args.congestion = CongestionControl::Cubic;
+        }
         // `cargo bench` passes `--bench`; without it (`cargo test --benches`) a quick
         // smoke run checks that everything works.
         if !argv.iter().any(|a| a == "--bench") {
@@ -109,29 +114,35 @@ fn thread_cpu_seconds(prefix: &str) -> f64 {
     ticks as f64 / 100.0 // USER_HZ is 100 on Linux
 }
 
-fn transport() -> Arc<quinn::TransportConfig> {
+fn transport(congestion: CongestionControl) -> Arc<quinn::TransportConfig> {
     let mut transport = quinn::TransportConfig::default();
     transport
         .max_concurrent_uni_streams(256u32.into())
-        .max_idle_timeout(Some(Duration::from_secs(60).try_into().unwrap()))
-        .congestion_controller_factory(Arc::new(quinn::congestion::BbrConfig::default()));
+        .max_idle_timeout(Some(Duration::from_secs(60).try_into().unwrap()));
+    match congestion {
+        CongestionControl::Bbr => transport
+            .congestion_controller_factory(Arc::new(quinn::congestion::BbrConfig::default())),
+        CongestionControl::Cubic => transport
+            .congestion_controller_factory(Arc::new(quinn::congestion::CubicConfig::default())),
+    };
     Arc::new(transport)
 }
 
 /// A bare quinn endpoint with the hub's TLS and congestion control.
-fn bare_server(identity: &ServerIdentity) -> quinn::Endpoint {
+fn bare_server(identity: &ServerIdentity, congestion: CongestionControl) -> quinn::Endpoint {
     let mut config = identity.quic_server_config().unwrap();
-    config.transport_config(transport());
+    config.transport_config(transport(congestion));
     quinn::Endpoint::server(config, "127.0.0.1:0".parse().unwrap()).unwrap()
 }
 
 async fn bare_client(
     server: &quinn::Endpoint,
     sha256: &str,
+    congestion: CongestionControl,
 ) -> (quinn::Endpoint, quinn::Connection) {
     let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     let mut config = quic_client_config(sha256).unwrap();
-    config.transport_config(transport());
+    config.transport_config(transport(congestion));
     let connection = endpoint
         .connect_with(config, server.local_addr().unwrap(), "localhost")
         .unwrap()
@@ -148,10 +159,20 @@ fn goodput(hub_rt: &Runtime, load_rt: &Runtime, args: &Args) {
         std::env::temp_dir()
     };
     let disk: PathBuf = std::env::temp_dir();
-    let memory_hub = hub_rt.block_on(TestHub::start_in(&memory, 1 << 20, |_| {}));
-    let disk_hub = hub_rt.block_on(TestHub::start_in(&disk, 1 << 20, |_| {}));
+    let congestion = args.congestion;
+    let memory_hub = hub_rt.block_on(TestHub::start_in(&memory, 1 << 20, |c| {
+        c.congestion = congestion
+    }));
+    let disk_hub = hub_rt.block_on(TestHub::start_in(&disk, 1 << 20, |c| {
+        c.congestion = congestion
+    }));
+    let client_config = |hub: &TestHub| {
+        let mut config = hub.client_config("goodput", Role::Caller);
+        config.congestion = congestion;
+        config
+    };
     let identity = ServerIdentity::generate_dev(&["localhost".into()], SystemTime::now()).unwrap();
-    let bare = hub_rt.block_on(async { bare_server(&identity) });
+    let bare = hub_rt.block_on(async { bare_server(&identity, args.congestion) });
     hub_rt.spawn({
         let bare = bare.clone();
         async move {
@@ -175,13 +196,13 @@ fn goodput(hub_rt: &Runtime, load_rt: &Runtime, args: &Args) {
     // Seconds per round for: hub with memory sink, hub with disk sink, bare quinn.
     let rounds: Vec<[f64; 3]> = load_rt.block_on(async {
         let memory_caller =
-            MediaClient::connect(&memory_hub.client_config("goodput", Role::Caller))
+            MediaClient::connect(&client_config(&memory_hub))
                 .await
                 .unwrap();
-        let disk_caller = MediaClient::connect(&disk_hub.client_config("goodput", Role::Caller))
+        let disk_caller = MediaClient::connect(&client_config(&disk_hub))
             .await
             .unwrap();
-        let (_endpoint, bare_connection) = bare_client(&bare, identity.sha256()).await;
+        let (_endpoint, bare_connection) = bare_client(&bare, identity.sha256(), args.congestion).await;
         let mut rounds = Vec::new();
         // Round 0 warms the connections up and is not counted.
         for round in 0..=args.rounds {
@@ -326,8 +347,10 @@ fn relay_through_hub(
     load_rt: &Runtime,
     args: &Args,
 ) -> (Run, fieldlens_media::ServerStats) {
+    let congestion = args.congestion;
     let hub = hub_rt.block_on(TestHub::start_in(&std::env::temp_dir(), 1 << 20, |c| {
         c.idle_timeout = Duration::from_secs(60);
+        c.congestion = congestion;
     }));
     let recorder = Arc::new(Recorder::default());
     let stop = Arc::new(AtomicBool::new(false));
@@ -336,6 +359,7 @@ fn relay_through_hub(
     let client_config = |session: &str, role: Role| {
         let mut config = hub.client_config(session, role);
         config.idle_timeout = Duration::from_secs(60);
+        config.congestion = congestion;
         config
     };
     load_rt.block_on(async {
@@ -382,7 +406,7 @@ fn relay_through_hub(
 
 fn relay_bare(hub_rt: &Runtime, load_rt: &Runtime, args: &Args) -> Run {
     let identity = ServerIdentity::generate_dev(&["localhost".into()], SystemTime::now()).unwrap();
-    let server = hub_rt.block_on(async { bare_server(&identity) });
+    let server = hub_rt.block_on(async { bare_server(&identity, args.congestion) });
     let recorder = Arc::new(Recorder::default());
     let stop = Arc::new(AtomicBool::new(false));
     let (sessions, fps) = (args.sessions, args.fps);
@@ -409,7 +433,7 @@ fn relay_bare(hub_rt: &Runtime, load_rt: &Runtime, args: &Args) -> Run {
     load_rt.block_on(async {
         let mut clients = Vec::new();
         for _ in 0..args.sessions {
-            clients.push(bare_client(&server, identity.sha256()).await);
+            clients.push(bare_client(&server, identity.sha256(), args.congestion).await);
         }
         for (session, (endpoint, connection)) in clients.into_iter().enumerate() {
             let (recorder, stop) = (recorder.clone(), stop.clone());
@@ -442,7 +466,11 @@ fn main() {
     let hub_rt = runtime(HUB_THREADS);
     let load_rt = runtime("media-load");
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    println!("Machine: {cores} cores; hub and load each on a two-thread runtime in one process.\n");
+    println!(
+        "Machine: {cores} cores; hub and load each on a two-thread runtime in one process; \
+         congestion control {:?} everywhere.\n",
+        args.congestion
+    );
 
     goodput(&hub_rt, &load_rt, &args);
     if !args.relay {

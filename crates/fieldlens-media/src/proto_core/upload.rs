@@ -206,7 +206,7 @@ impl UploadReceiver {
             )));
         }
         self.next_offset += len;
-        Ok((chunk.offset, Bytes::from(chunk.data)))
+        Ok((chunk.offset, chunk.data))
     }
 
     /// The sink reports `durable_offset` bytes durable; returns the ack to send if that is
@@ -445,7 +445,7 @@ mod tests {
                 let expected = super::super::encode_framed(&MediaUploadRequest {
                     body: Some(Request::Chunk(MediaUploadChunk {
                         offset,
-                        data: data.to_vec(),
+                        data: data.clone(),
                     })),
                 });
                 let mut actual = chunk_prefix(offset, len).to_vec();
@@ -543,7 +543,7 @@ mod tests {
         let chunk = |offset: u64, len: usize| MediaUploadRequest {
             body: Some(Request::Chunk(MediaUploadChunk {
                 offset,
-                data: vec![0; len],
+                data: vec![0; len].into(),
             })),
         };
         let mut receiver = UploadReceiver::new(&start, 10, &limits).unwrap();

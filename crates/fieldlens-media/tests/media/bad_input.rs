@@ -290,7 +290,10 @@ async fn misbehave(
                 })),
             };
             let chunk = MediaUploadRequest {
-                body: Some(Upload::Chunk(MediaUploadChunk { offset: 10, data })),
+                body: Some(Upload::Chunk(MediaUploadChunk {
+                    offset: 10,
+                    data: data.into(),
+                })),
             };
             let (mut send, recv) = connection.open_bi().await.unwrap();
             let mut bytes =
@@ -323,7 +326,7 @@ async fn an_upload_whose_bytes_do_not_hash_to_the_declared_sha256_is_refused_and
         let chunk = MediaUploadRequest {
             body: Some(Upload::Chunk(MediaUploadChunk {
                 offset: (i * 40_000) as u64,
-                data: chunk.to_vec(),
+                data: Bytes::copy_from_slice(chunk),
             })),
         };
         bytes.extend_from_slice(&encode_framed(&chunk));
