@@ -195,14 +195,14 @@ fn goodput(hub_rt: &Runtime, load_rt: &Runtime, args: &Args) {
     let hashing = started.elapsed();
     // Seconds per round for: hub with memory sink, hub with disk sink, bare quinn.
     let rounds: Vec<[f64; 3]> = load_rt.block_on(async {
-        let memory_caller =
-            MediaClient::connect(&client_config(&memory_hub))
-                .await
-                .unwrap();
+        let memory_caller = MediaClient::connect(&client_config(&memory_hub))
+            .await
+            .unwrap();
         let disk_caller = MediaClient::connect(&client_config(&disk_hub))
             .await
             .unwrap();
-        let (_endpoint, bare_connection) = bare_client(&bare, identity.sha256(), args.congestion).await;
+        let (_endpoint, bare_connection) =
+            bare_client(&bare, identity.sha256(), args.congestion).await;
         let mut rounds = Vec::new();
         // Round 0 warms the connections up and is not counted.
         for round in 0..=args.rounds {
