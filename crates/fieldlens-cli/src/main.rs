@@ -11,6 +11,7 @@ mod loadgen;
 mod output;
 mod serve;
 mod tech_cmd;
+mod verify_cmd;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
@@ -61,6 +62,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Work with guide packs: list, show, lint, render a contact sheet.
     Guides(guides_cmd::GuidesArgs),
+    /// Verify an exported case bundle offline: which items, if any, were tampered with.
+    Verify(verify_cmd::VerifyArgs),
     /// Print shell completions, e.g. `fieldlens completions bash > /etc/bash_completion.d/fieldlens`.
     Completions {
         /// The shell to generate completions for.
@@ -73,6 +76,7 @@ fn main() -> ExitCode {
     let result: anyhow::Result<()> = match cli.command {
         Command::Serve(args) => return serve::main(args),
         Command::Check(args) => return check::main(args),
+        Command::Verify(args) => return verify_cmd::main(args),
         Command::Case(command) => client::block_on(case_cmd::run(command)),
         Command::Tech(command) => client::block_on(tech_cmd::run(command)),
         Command::Queue(command) => client::block_on(dispatch_cmd::run_queue(command)),
