@@ -1,6 +1,7 @@
 //! End-to-end tests: one binary, one module per area, each driving the real `fieldlens` server.
 
 mod api;
+mod capture;
 mod load_and_crash;
 mod server;
 mod tidy;

@@ -1,5 +1,7 @@
 //! Helpers shared by the end-to-end tests: build and spawn the real `fieldlens` binary on free ports.
 
+pub mod photos;
+
 use anyhow::{Context, bail};
 use fieldlens_proto::v1::case_service_client::CaseServiceClient;
 use fieldlens_proto::v1::dispatch_service_client::DispatchServiceClient;
@@ -13,6 +15,14 @@ use std::sync::OnceLock;
 use std::time::Duration;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+/// The repository's root folder.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the repo root")
+        .to_path_buf()
+}
 
 /// The `fieldlens` binary of this build, built once per test process.
 pub fn fieldlens_bin() -> &'static Path {
@@ -122,6 +132,8 @@ impl TestHub {
             .args(["serve", "--listen", "127.0.0.1:0", "--log", "info"])
             .arg("--data-dir")
             .arg(data_dir)
+            .arg("--guides-dir")
+            .arg(repo_root().join("guides"))
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(stderr);

@@ -90,7 +90,12 @@ fn open_request(run: &str, worker: usize, n: usize) -> pb::OpenCaseRequest {
             model: format!("M{}", n % 97),
             ..Default::default()
         }),
-        locale: if n.is_multiple_of(3) { "zh-CN" } else { "en-GB" }.to_owned(),
+        locale: if n.is_multiple_of(3) {
+            "zh-CN"
+        } else {
+            "en-GB"
+        }
+        .to_owned(),
         region: ["uk-london", "uk-manchester", "uk-leeds"][n % 3].to_owned(),
         contact: Some(pb::Contact {
             name: "Load Generator".to_owned(),

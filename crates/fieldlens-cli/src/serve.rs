@@ -37,6 +37,9 @@ pub struct ServeArgs {
     /// UDP address of the QUIC media endpoint (default: the --listen host, free port).
     #[arg(long, env = "FIELDLENS_MEDIA_LISTEN")]
     media_listen: Option<SocketAddr>,
+    /// Folder of guide packs (default ./guides).
+    #[arg(long, env = "FIELDLENS_GUIDES_DIR")]
+    guides_dir: Option<PathBuf>,
     /// Log format: plain or json (logs go to stderr).
     #[arg(long, env = "FIELDLENS_LOG_FORMAT", value_parser = parse_log_format)]
     log_format: Option<LogFormat>,
@@ -74,6 +77,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
         metrics_listen: args.metrics_listen,
         media_listen: args.media_listen,
         log_format: args.log_format,
+        guides_dir: args.guides_dir,
     };
     let config = match Config::load(args.config.as_deref(), overrides) {
         Ok(config) => config,
@@ -86,6 +90,13 @@ pub fn main(args: ServeArgs) -> ExitCode {
         eprintln!("error: {error:#}");
         return ExitCode::from(EXIT_BAD_CONFIG);
     }
+    let guides = match fieldlens_hub::load_guides(&config) {
+        Ok(guides) => guides,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(EXIT_BAD_CONFIG);
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -93,12 +104,17 @@ pub fn main(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(fieldlens_hub::run(config, shutdown_signal(), |bound| {
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "listening grpc={}", bound.grpc);
-        let _ = writeln!(stdout, "listening metrics={}", bound.metrics);
-        let _ = stdout.flush();
-    }));
+    let result = runtime.block_on(fieldlens_hub::run(
+        config,
+        guides,
+        shutdown_signal(),
+        |bound| {
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "listening grpc={}", bound.grpc);
+            let _ = writeln!(stdout, "listening metrics={}", bound.metrics);
+            let _ = stdout.flush();
+        },
+    ));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

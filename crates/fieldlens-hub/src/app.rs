@@ -22,6 +22,7 @@ use fieldlens_core::routing::{
 use fieldlens_core::technician::TechnicianRecord;
 use fieldlens_core::token::{Role, SessionClaims, TokenKind, TokenSigner};
 use fieldlens_core::{Case, CaseId, CaseStatus, SessionId, TechnicianId, UnixMs};
+use fieldlens_guides::GuideLibrary;
 use fieldlens_store::{CasePage, CreateOutcome, Store};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -155,9 +156,9 @@ pub struct CaseFilter {
     pub opened_after: Option<UnixMs>,
 }
 
-struct State {
-    router: Router,
-    active: HashMap<CaseId, Case>,
+pub(crate) struct State {
+    pub(crate) router: Router,
+    pub(crate) active: HashMap<CaseId, Case>,
     last_seen: HashMap<CaseId, UnixMs>,
     watchers: HashMap<CaseId, usize>,
     names: HashMap<TechnicianId, String>,
@@ -175,12 +176,16 @@ struct Settings {
 
 /// The hub: shared by every service and background task.
 pub struct Hub {
-    state: Mutex<State>,
+    pub(crate) state: Mutex<State>,
     journal: Arc<Journal>,
     signer: TokenSigner,
     /// Resolves credentials to principals.
     pub auth: Authenticator,
     settings: Settings,
+    /// The guide packs served.
+    pub guides: Arc<GuideLibrary>,
+    /// Bounds concurrent photo checks to the CPUs there are.
+    pub(crate) check_permits: tokio::sync::Semaphore,
     media: OnceLock<MediaInfo>,
     changes: broadcast::Sender<Change>,
     offers: broadcast::Sender<OfferNotice>,
@@ -216,6 +221,7 @@ impl Hub {
     /// technicians' capacity, offers outstanding at shutdown are withdrawn.
     pub fn new(
         config: &Config,
+        guides: Arc<GuideLibrary>,
         store: Arc<dyn Store>,
         token_key: [u8; 32],
     ) -> Result<Self, HubError> {
@@ -241,6 +247,10 @@ impl Hub {
                 session_token_ttl_ms: config.session_token_ttl_ms,
                 abandon_after_ms: config.abandon_after_ms,
             },
+            guides,
+            check_permits: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
             media: OnceLock::new(),
             changes,
             offers,
@@ -310,7 +320,7 @@ impl Hub {
         Ok(())
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock would be a bug; the state is still
         // the last consistent one because every mutation validates first.
         self.state
@@ -341,7 +351,7 @@ impl Hub {
         }
     }
 
-    fn store(&self) -> &dyn Store {
+    pub(crate) fn store(&self) -> &dyn Store {
         self.journal.store()
     }
 
@@ -351,7 +361,7 @@ impl Hub {
     }
 
     /// Waits until every write so far, including any this request observed, is durable.
-    async fn durable(&self) -> Result<(), HubError> {
+    pub(crate) async fn durable(&self) -> Result<(), HubError> {
         self.journal.durable().await
     }
 
@@ -387,7 +397,7 @@ impl Hub {
         Ok(())
     }
 
-    fn load_case(&self, state: &State, id: &CaseId) -> Result<Case, HubError> {
+    pub(crate) fn load_case(&self, state: &State, id: &CaseId) -> Result<Case, HubError> {
         match state.active.get(id) {
             Some(case) => Ok(case.clone()),
             None => self
@@ -397,7 +407,7 @@ impl Hub {
         }
     }
 
-    fn visible_case(
+    pub(crate) fn visible_case(
         &self,
         state: &State,
         principal: &Principal,
@@ -566,7 +576,7 @@ impl Hub {
 
     /// Applies events to one case under the lock, with router side effects,
     /// then waits for durability and notifies.
-    async fn mutate<F>(
+    pub(crate) async fn mutate<F>(
         &self,
         principal: &Principal,
         id: &CaseId,

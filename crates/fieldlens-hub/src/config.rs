@@ -16,6 +16,14 @@ const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 /// A configuration problem; the server refuses to start.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The guide packs folder does not load; every problem is listed.
+    #[error("guide packs in {path} do not load:\n{reason}")]
+    Guides {
+        /// The folder.
+        path: String,
+        /// Every problem found, one per line.
+        reason: String,
+    },
     /// The file could not be read.
     #[error("cannot read config file {path}: {reason}")]
     Unreadable {
@@ -94,6 +102,7 @@ struct FileConfig {
     metrics_listen: Option<SocketAddr>,
     media_listen: Option<SocketAddr>,
     media_advertise: Option<String>,
+    guides_dir: Option<PathBuf>,
     log_format: Option<LogFormat>,
     #[serde(default)]
     auth: AuthFile,
@@ -137,6 +146,8 @@ pub struct Overrides {
     pub media_listen: Option<SocketAddr>,
     /// `--log-format` / `FIELDLENS_LOG_FORMAT`.
     pub log_format: Option<LogFormat>,
+    /// `--guides-dir` / `FIELDLENS_GUIDES_DIR`.
+    pub guides_dir: Option<PathBuf>,
 }
 
 /// The resolved, validated configuration.
@@ -152,6 +163,8 @@ pub struct Config {
     pub media_listen: SocketAddr,
     /// Host name or address given to clients for the media endpoint; defaults to the bound address.
     pub media_advertise: Option<String>,
+    /// Folder of guide packs.
+    pub guides_dir: PathBuf,
     /// Log format.
     pub log_format: LogFormat,
     /// API keys of technicians and dispatchers.
@@ -197,6 +210,10 @@ impl Config {
                 .or(file_config.media_listen)
                 .unwrap_or(same_host_any_port),
             media_advertise: file_config.media_advertise,
+            guides_dir: overrides
+                .guides_dir
+                .or(file_config.guides_dir)
+                .unwrap_or_else(|| PathBuf::from("guides")),
             log_format: overrides
                 .log_format
                 .or(file_config.log_format)
@@ -267,6 +284,16 @@ impl Config {
             .map_err(|e| invalid("routing", e.to_string()))?;
         Ok(())
     }
+}
+
+/// Loads and validates the guide packs the configuration names.
+pub fn load_guides(config: &Config) -> Result<fieldlens_guides::GuideLibrary, ConfigError> {
+    fieldlens_guides::GuideLibrary::load_dir(&config.guides_dir).map_err(|errors| {
+        ConfigError::Guides {
+            path: config.guides_dir.display().to_string(),
+            reason: errors.to_string(),
+        }
+    })
 }
 
 fn secs_to_ms(secs: u64) -> i64 {

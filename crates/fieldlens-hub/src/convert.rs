@@ -276,3 +276,157 @@ pub fn offer_to_wire(notice: &OfferNotice) -> pb::Offer {
         description: case.description.clone(),
     }
 }
+
+/// The wire photo report.
+pub fn report_to_wire(report: &fieldlens_quality::PhotoReport) -> pb::PhotoReport {
+    pb::PhotoReport {
+        verdict: match report.verdict {
+            fieldlens_quality::Verdict::Accept => pb::Verdict::Accept,
+            fieldlens_quality::Verdict::Retake => pb::Verdict::Retake,
+        } as i32,
+        issues: report
+            .issues
+            .iter()
+            .map(|issue| pb::QualityIssue {
+                reason: issue.reason.as_str().to_owned(),
+                subtype: issue.subtype.clone(),
+                score: issue.score,
+                threshold: issue.threshold,
+                message_en: issue.message_en.clone(),
+                message_zh: issue.message_zh.clone(),
+            })
+            .collect(),
+        metrics: report
+            .metrics
+            .iter()
+            .map(|(name, value)| pb::QualityMetric {
+                name: name.clone(),
+                value: *value,
+            })
+            .collect(),
+        subject_box: report.subject_box.map(|b| pb::NormalizedBox {
+            x: b.x,
+            y: b.y,
+            w: b.w,
+            h: b.h,
+        }),
+        width: report.width,
+        height: report.height,
+        sha256: report.sha256.clone(),
+        perceptual_hash: report.perceptual_hash.clone(),
+        duplicate_of: report.duplicate_of.clone().unwrap_or_default(),
+        check_ms: report.check_ms,
+    }
+}
+
+/// The wire capture progress.
+pub fn progress_to_wire(view: &crate::capture::ProgressView) -> pb::CaptureProgress {
+    use fieldlens_guides::StepState;
+    let summary = &view.summary;
+    pb::CaptureProgress {
+        case_id: view.case_id.to_string(),
+        pack_id: summary.pack.clone(),
+        current_step_id: summary.current_step.clone().unwrap_or_default(),
+        steps: summary
+            .steps
+            .iter()
+            .zip(&view.attempts)
+            .map(|(step, attempts)| pb::StepProgress {
+                step_id: step.step.clone(),
+                state: match step.state {
+                    StepState::Pending => pb::StepState::Pending,
+                    StepState::Retake => pb::StepState::Retake,
+                    StepState::Done => pb::StepState::Done,
+                    StepState::Skipped => pb::StepState::Skipped,
+                } as i32,
+                required: step.required,
+                accepted: step.accepted,
+                max_photos: step.max_photos,
+                retakes: step.retakes,
+                first_pass: step.first_pass,
+                retake_reasons: step
+                    .retake_reasons
+                    .iter()
+                    .map(|r| r.as_str().to_owned())
+                    .collect(),
+                skip_reason: step.skip_reason.clone().unwrap_or_default(),
+                attempts: attempts
+                    .iter()
+                    .map(|attempt| pb::PhotoAttempt {
+                        sha256: attempt.sha256.clone(),
+                        accepted: attempt.accepted,
+                        reasons: attempt.reasons.clone(),
+                        slot: attempt.slot as u32,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        missing_required: summary.missing_required.clone(),
+        complete: summary.complete,
+        finished: summary.finished,
+    }
+}
+
+fn text_to_wire(text: &fieldlens_guides::Text) -> pb::LocalizedText {
+    pb::LocalizedText {
+        en: text.en.clone(),
+        zh: text.zh.clone(),
+    }
+}
+
+/// The wire guide step.
+pub fn step_to_wire(
+    pack: &fieldlens_guides::GuidePack,
+    step: &fieldlens_guides::GuideStep,
+    with_overlay: bool,
+) -> pb::GuideStep {
+    let target = step.target();
+    let overlay = step.overlay();
+    pb::GuideStep {
+        pack_id: pack.id().to_owned(),
+        step_id: step.id().to_owned(),
+        title: Some(text_to_wire(step.title())),
+        instruction: Some(text_to_wire(step.instruction())),
+        target: Some(pb::TargetRegion {
+            x: f64::from(target.x),
+            y: f64::from(target.y),
+            w: f64::from(target.w),
+            h: f64::from(target.h),
+            min_fill: f64::from(target.min_fill),
+            max_fill: f64::from(target.max_fill),
+        }),
+        presence: if step.is_required() {
+            pb::StepPresence::Required
+        } else {
+            pb::StepPresence::Optional
+        } as i32,
+        max_photos: step.max_photos(),
+        pairs_with: step.pairs_with().unwrap_or_default().to_owned(),
+        feeds: step.feeds().to_vec(),
+        overlay_sha256: overlay.sha256().to_owned(),
+        overlay_width: overlay.width(),
+        overlay_height: overlay.height(),
+        overlay_png: if with_overlay {
+            overlay.bytes().to_vec()
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+/// The wire guide pack (steps without overlay bytes).
+pub fn pack_to_wire(pack: &fieldlens_guides::GuidePack) -> pb::GuidePack {
+    let applies = pack.applies_to();
+    pb::GuidePack {
+        pack_id: pack.id().to_owned(),
+        version: pack.version().to_string(),
+        title: Some(text_to_wire(pack.title())),
+        case_kind: applies.case_kind.clone(),
+        category: applies.categories.join(","),
+        steps: pack
+            .steps()
+            .iter()
+            .map(|step| step_to_wire(pack, step, false))
+            .collect(),
+    }
+}

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod capture;
 pub mod config;
 pub mod convert;
 pub mod error;
@@ -15,5 +16,5 @@ pub mod journal;
 pub mod metrics;
 pub mod server;
 
-pub use config::{Config, ConfigError, LogFormat, Overrides};
+pub use config::{Config, ConfigError, LogFormat, Overrides, load_guides};
 pub use server::{Bound, run};

@@ -2,11 +2,15 @@
 
 use crate::app::Hub;
 use crate::config::Config;
-use crate::grpc::{cases::CaseApi, dispatch::DispatchApi, technicians::TechnicianApi};
+use crate::grpc::{
+    capture::CaptureApi, cases::CaseApi, dispatch::DispatchApi, guides::GuideApi,
+    technicians::TechnicianApi,
+};
 use crate::metrics::{GrpcMetricsLayer, http_routes};
 use anyhow::Context;
 use fieldlens_proto::v1::{
-    case_service_server::CaseServiceServer, dispatch_service_server::DispatchServiceServer,
+    capture_service_server::CaptureServiceServer, case_service_server::CaseServiceServer,
+    dispatch_service_server::DispatchServiceServer, guide_service_server::GuideServiceServer,
     technician_service_server::TechnicianServiceServer,
 };
 use fieldlens_store::SledStore;
@@ -65,12 +69,13 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// `on_bound` is called once every listener is bound.
 pub async fn run(
     config: Config,
+    guides: fieldlens_guides::GuideLibrary,
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_bound: impl FnOnce(&Bound),
 ) -> anyhow::Result<()> {
     let store = SledStore::open(&config.data_dir)?;
     let key = token_key(&config.data_dir)?;
-    let hub = Arc::new(Hub::new(&config, Arc::new(store), key)?);
+    let hub = Arc::new(Hub::new(&config, Arc::new(guides), Arc::new(store), key)?);
 
     let grpc_listener = TcpListener::bind(config.listen)
         .await
@@ -92,6 +97,12 @@ pub async fn run(
         .await;
     health_reporter
         .set_serving::<DispatchServiceServer<DispatchApi>>()
+        .await;
+    health_reporter
+        .set_serving::<GuideServiceServer<GuideApi>>()
+        .await;
+    health_reporter
+        .set_serving::<CaptureServiceServer<CaptureApi>>()
         .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(fieldlens_proto::FILE_DESCRIPTOR_SET)
@@ -150,6 +161,16 @@ pub async fn run(
         .add_service(DispatchServiceServer::new(DispatchApi {
             hub: Arc::clone(&hub),
         }))
+        .add_service(GuideServiceServer::new(GuideApi {
+            hub: Arc::clone(&hub),
+        }))
+        .add_service(
+            CaptureServiceServer::new(CaptureApi {
+                hub: Arc::clone(&hub),
+            })
+            // A 1 MiB chunk plus framing.
+            .max_decoding_message_size(1024 * 1024 + 1024),
+        )
         .serve_with_incoming_shutdown(incoming(grpc_listener), stopped(stop_rx.clone()));
 
     hub.metrics.ready.store(true, Ordering::Relaxed);

@@ -1,7 +1,9 @@
 //! The tonic services: thin adapters from wire requests to [`Hub`](crate::app::Hub) calls.
 
+pub mod capture;
 pub mod cases;
 pub mod dispatch;
+pub mod guides;
 pub mod technicians;
 
 use crate::app::{Hub, now_ms};
