@@ -224,7 +224,8 @@ fn framing(m: &Measurements, profile: &CheckProfile) -> Option<Issue> {
 /// earlier photos of the same case.
 ///
 /// Never panics on input: anything that cannot be checked is a [`QualityError`] naming the
-/// problem. Safe to call from many threads at once.
+/// problem. Safe to call from many threads at once. The first call in a process also pays
+/// for OpenCV's one-time set-up (its Lab colour tables, about 150 ms).
 pub fn check_photo(
     bytes: &[u8],
     profile: &CheckProfile,
