@@ -144,6 +144,18 @@ pub struct SessionRecord {
     pub ended_at: Option<UnixMs>,
 }
 
+/// The gist of a triage decision, kept on the case for lists and filters (the full
+/// decision with its trace is in the `triaged` event).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionSummary {
+    /// Outcome name, e.g. `truck_roll_with_parts`.
+    pub outcome: String,
+    /// How soon, as triage judged.
+    pub priority: Priority,
+    /// When triage decided.
+    pub triaged_at: UnixMs,
+}
+
 /// A case as the hub keeps it: the request, the current state, and what the
 /// event log has established so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -191,6 +203,12 @@ pub struct Case {
     /// Guide pack of the capture, once started.
     #[serde(default)]
     pub capture_pack: Option<String>,
+    /// The decision triage proposed last.
+    #[serde(default)]
+    pub decision: Option<DecisionSummary>,
+    /// The decision a dispatcher approved or chose instead, once reviewed.
+    #[serde(default)]
+    pub final_decision: Option<String>,
     /// Number of events in the log so far.
     pub event_count: u64,
     /// Hash of the last event in the log.
@@ -250,6 +268,9 @@ impl Case {
                 S::Paired
             }
             (S::Queued | S::Offered, E::CallbackRequested { .. }) => self.status,
+            (S::Paired | S::Capturing, E::ParticipantJoined { .. } | E::ParticipantLeft { .. }) => {
+                self.status
+            }
             (S::Paired | S::Capturing, E::SessionEnded { technician, .. }) => {
                 let with = self.session.as_ref().map(|s| &s.technician);
                 self.check_technician(event, with, technician)?;
@@ -274,7 +295,7 @@ impl Case {
             ) if self.capture_pack.is_some() => S::Capturing,
             (S::Paired | S::Capturing | S::Triaged, E::Triaged { .. }) => S::Triaged,
             (S::Triaged, E::ReviewClaimed { .. }) => S::InReview,
-            (S::InReview, E::ReviewClaimed { .. }) => S::InReview,
+            (S::InReview, E::ReviewClaimed { .. } | E::ReviewReassigned { .. }) => S::InReview,
             (S::InReview, E::DecisionApproved { .. } | E::DecisionOverridden { .. }) => S::Closed,
             (S::Queued | S::Offered, E::Abandoned { .. }) => S::Abandoned,
             (
@@ -312,21 +333,38 @@ impl Case {
                 });
             }
             E::CallbackRequested { phone } => self.callback_phone = Some(phone.clone()),
+            E::ParticipantJoined { .. } | E::ParticipantLeft { .. } => {}
             E::SessionEnded { .. } => {
                 if let Some(session) = self.session.as_mut() {
                     session.ended_at = Some(at);
                 }
             }
             E::ReviewClaimed { dispatcher } => self.reviewer = Some(dispatcher.clone()),
+            E::ReviewReassigned { to, .. } => self.reviewer = Some(to.clone()),
+            E::Triaged { decision, detail } => {
+                self.decision = Some(DecisionSummary {
+                    outcome: decision.clone(),
+                    priority: detail["decision"]["priority"]
+                        .as_str()
+                        .and_then(|p| {
+                            serde_json::from_value(serde_json::Value::String(p.into())).ok()
+                        })
+                        .unwrap_or(self.priority),
+                    triaged_at: at,
+                });
+                self.final_decision = None;
+                self.reviewer = None;
+            }
+            E::DecisionApproved { .. } => {
+                self.final_decision = self.decision.as_ref().map(|d| d.outcome.clone());
+            }
+            E::DecisionOverridden { to, .. } => self.final_decision = Some(to.clone()),
             E::CaptureStarted { pack, .. } => self.capture_pack = Some(pack.clone()),
             E::Cancelled { .. } | E::Abandoned { .. } => self.offered_to = None,
             E::Opened(_)
             | E::PhotoChecked { .. }
             | E::StepSkipped { .. }
-            | E::StepPushed { .. }
-            | E::Triaged { .. }
-            | E::DecisionApproved { .. }
-            | E::DecisionOverridden { .. } => {}
+            | E::StepPushed { .. } => {}
         }
     }
 

@@ -7,6 +7,7 @@
 //! chain from that point on, and [`verify_chain`] says where.
 
 use crate::intake::NewCase;
+use crate::token::Role;
 use crate::{CaseId, SessionId, TechnicianId, UnixMs};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -153,6 +154,18 @@ pub enum CaseEvent {
         /// The guide step.
         step: String,
     },
+    /// A participant connected to the session's media link (the actor says who).
+    ParticipantJoined {
+        /// Caller or technician.
+        role: Role,
+    },
+    /// A participant's media connection ended.
+    ParticipantLeft {
+        /// Caller or technician.
+        role: Role,
+        /// Why, e.g. `bye: done`, `connection lost: timed out`, `SUPERSEDED`.
+        reason: String,
+    },
     /// Findings were recorded and a decision proposed.
     Triaged {
         /// The proposed decision, e.g. `truck_roll`.
@@ -164,6 +177,15 @@ pub enum CaseEvent {
     ReviewClaimed {
         /// Who claimed it.
         dispatcher: String,
+    },
+    /// The review moved from one dispatcher to another.
+    ReviewReassigned {
+        /// Who held the review.
+        from: String,
+        /// Who holds it now.
+        to: String,
+        /// Why.
+        reason: String,
     },
     /// The dispatcher approved the proposed decision.
     DecisionApproved {
@@ -211,8 +233,11 @@ impl CaseEvent {
             CaseEvent::PhotoChecked { .. } => "photo_checked",
             CaseEvent::StepSkipped { .. } => "step_skipped",
             CaseEvent::StepPushed { .. } => "step_pushed",
+            CaseEvent::ParticipantJoined { .. } => "participant_joined",
+            CaseEvent::ParticipantLeft { .. } => "participant_left",
             CaseEvent::Triaged { .. } => "triaged",
             CaseEvent::ReviewClaimed { .. } => "review_claimed",
+            CaseEvent::ReviewReassigned { .. } => "review_reassigned",
             CaseEvent::DecisionApproved { .. } => "decision_approved",
             CaseEvent::DecisionOverridden { .. } => "decision_overridden",
             CaseEvent::Cancelled { .. } => "cancelled",

@@ -241,6 +241,8 @@ impl NewCase {
             session: None,
             reviewer: None,
             capture_pack: None,
+            decision: None,
+            final_decision: None,
             event_count: 0,
             last_event_hash: GENESIS_HASH.to_owned(),
         };

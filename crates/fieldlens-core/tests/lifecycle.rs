@@ -279,6 +279,58 @@ fn capture_events_need_a_started_capture_and_reopen_after_triage() {
 }
 
 #[test]
+fn the_case_keeps_the_proposed_and_final_decision_and_its_reviewer() {
+    let (mut case, _) = opened();
+    let alice = tech("alice");
+    for event in [
+        CaseEvent::Queued { arrival: 1 },
+        CaseEvent::Offered {
+            technician: alice.clone(),
+            expires_at: 9,
+            tier: 0,
+        },
+        CaseEvent::Paired {
+            technician: alice,
+            session: SessionId::new("s"),
+        },
+        CaseEvent::Triaged {
+            decision: "truck_roll_with_parts".into(),
+            detail: serde_json::json!({ "decision": { "priority": "high" } }),
+        },
+        CaseEvent::ReviewClaimed {
+            dispatcher: "dana".into(),
+        },
+        CaseEvent::ReviewReassigned {
+            from: "dana".into(),
+            to: "eve".into(),
+            reason: "shift ends".into(),
+        },
+    ] {
+        case.append(event, Actor::System, 10).unwrap();
+    }
+    let decision = case.decision.clone().unwrap();
+    assert_eq!(
+        (decision.outcome.as_str(), decision.priority),
+        ("truck_roll_with_parts", Priority::High)
+    );
+    assert_eq!(case.reviewer.as_deref(), Some("eve"));
+    assert_eq!(case.final_decision, None);
+    case.append(
+        CaseEvent::DecisionOverridden {
+            dispatcher: "eve".into(),
+            from: "truck_roll_with_parts".into(),
+            to: "truck_roll".into(),
+            reason: "part is in the van".into(),
+        },
+        Actor::System,
+        11,
+    )
+    .unwrap();
+    assert_eq!(case.status, CaseStatus::Closed);
+    assert_eq!(case.final_decision.as_deref(), Some("truck_roll"));
+}
+
+#[test]
 fn final_statuses_accept_nothing() {
     let (mut case, _) = opened();
     case.append(
@@ -467,4 +519,59 @@ proptest! {
         prop_assert_eq!(case.event_count, log.len() as u64);
         prop_assert!(verify_chain(&case.id, &log).is_ok());
     }
+}
+
+#[test]
+fn media_participants_joining_and_leaving_are_logged_only_during_a_session() {
+    use fieldlens_core::token::Role;
+    let joined = || CaseEvent::ParticipantJoined { role: Role::Caller };
+    let left = || CaseEvent::ParticipantLeft {
+        role: Role::Technician,
+        reason: "bye: done".into(),
+    };
+    let (mut case, mut log) = opened();
+    step(&mut case, &mut log, CaseEvent::Queued { arrival: 1 });
+    let before = case.clone();
+    assert!(case.append(joined(), Actor::System, 1_500).is_err());
+    assert_eq!(case, before, "no session while queued");
+    step(
+        &mut case,
+        &mut log,
+        CaseEvent::Offered {
+            technician: tech("alice"),
+            expires_at: 9_000,
+            tier: 0,
+        },
+    );
+    step(
+        &mut case,
+        &mut log,
+        CaseEvent::Paired {
+            technician: tech("alice"),
+            session: SessionId::new("s-1"),
+        },
+    );
+    assert_eq!(step(&mut case, &mut log, joined()), CaseStatus::Paired);
+    assert_eq!(step(&mut case, &mut log, left()), CaseStatus::Paired);
+    step(
+        &mut case,
+        &mut log,
+        CaseEvent::CaptureStarted {
+            pack: "washing-machine".into(),
+            version: "1".into(),
+        },
+    );
+    assert_eq!(step(&mut case, &mut log, joined()), CaseStatus::Capturing);
+    assert_eq!(log.last().unwrap().event.kind_name(), "participant_joined");
+    step(
+        &mut case,
+        &mut log,
+        CaseEvent::Cancelled {
+            reason: "done".into(),
+        },
+    );
+    let before = case.clone();
+    assert!(case.append(left(), Actor::System, 3_000).is_err());
+    assert_eq!(case, before, "a final case takes no participant events");
+    verify_chain(&case.id, &log).unwrap();
 }

@@ -446,6 +446,7 @@ fn event_summary(event: &CaseEvent) -> String {
             session,
         } => format!("{technician}, session {session}"),
         CaseEvent::CallbackRequested { .. } => "callback requested".into(),
+        CaseEvent::ReviewReassigned { from, to, reason } => format!("{from} → {to}: {reason}"),
         CaseEvent::SessionEnded { handle_ms, .. } => format!("after {} s", handle_ms / 1000),
         CaseEvent::CaptureStarted { pack, version } => format!("guide {pack} v{version}"),
         CaseEvent::PhotoChecked {
@@ -466,6 +467,8 @@ fn event_summary(event: &CaseEvent) -> String {
         ),
         CaseEvent::StepSkipped { step, reason } => format!("{step}: {reason}"),
         CaseEvent::StepPushed { step } => format!("pushed {step}"),
+        CaseEvent::ParticipantJoined { role } => format!("{role:?} joined the media link"),
+        CaseEvent::ParticipantLeft { role, reason } => format!("{role:?} left: {reason}"),
         CaseEvent::Triaged { decision, .. } => format!("proposed {decision}"),
         CaseEvent::ReviewClaimed { dispatcher } => format!("by {dispatcher}"),
         CaseEvent::DecisionApproved { dispatcher, .. } => format!("by {dispatcher}"),
