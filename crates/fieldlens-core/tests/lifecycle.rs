@@ -575,3 +575,58 @@ fn media_participants_joining_and_leaving_are_logged_only_during_a_session() {
     assert_eq!(case, before, "a final case takes no participant events");
     verify_chain(&case.id, &log).unwrap();
 }
+
+#[test]
+fn media_participants_joining_and_leaving_are_logged_only_during_a_session() {
+    use fieldlens_core::token::Role;
+    let joined = || CaseEvent::ParticipantJoined { role: Role::Caller };
+    let left = || CaseEvent::ParticipantLeft {
+        role: Role::Technician,
+        reason: "bye: done".into(),
+    };
+    let (mut case, mut log) = opened();
+    step(&mut case, &mut log, CaseEvent::Queued { arrival: 1 });
+    let before = case.clone();
+    assert!(case.append(joined(), Actor::System, 1_500).is_err());
+    assert_eq!(case, before, "no session while queued");
+    step(
+        &mut case,
+        &mut log,
+        CaseEvent::Offered {
+            technician: tech("alice"),
+            expires_at: 9_000,
+            tier: 0,
+        },
+    );
+    step(
+        &mut case,
+        &mut log,
+        CaseEvent::Paired {
+            technician: tech("alice"),
+            session: SessionId::new("s-1"),
+        },
+    );
+    assert_eq!(step(&mut case, &mut log, joined()), CaseStatus::Paired);
+    assert_eq!(step(&mut case, &mut log, left()), CaseStatus::Paired);
+    step(
+        &mut case,
+        &mut log,
+        CaseEvent::CaptureStarted {
+            pack: "washing-machine".into(),
+            version: "1".into(),
+        },
+    );
+    assert_eq!(step(&mut case, &mut log, joined()), CaseStatus::Capturing);
+    assert_eq!(log.last().unwrap().event.kind_name(), "participant_joined");
+    step(
+        &mut case,
+        &mut log,
+        CaseEvent::Cancelled {
+            reason: "done".into(),
+        },
+    );
+    let before = case.clone();
+    assert!(case.append(left(), Actor::System, 3_000).is_err());
+    assert_eq!(case, before, "a final case takes no participant events");
+    verify_chain(&case.id, &log).unwrap();
+}

@@ -62,6 +62,21 @@ pub enum StoreError {
     /// The underlying database or file system failed.
     #[error("storage failure: {0}")]
     Io(String),
+    /// An upload was declared again with another size or hash.
+    #[error("upload {upload} was declared before with another size or hash")]
+    UploadConflict {
+        /// The upload, as `<scope>/<upload id>`.
+        upload: String,
+    },
+    /// An upload write that does not fit its record: unknown or completed upload, a gap
+    /// or overlap, bytes beyond the declared size, an id with a NUL byte.
+    #[error("upload {upload}: {reason}")]
+    UploadRefused {
+        /// The upload, as `<scope>/<upload id>`.
+        upload: String,
+        /// What did not fit.
+        reason: String,
+    },
 }
 
 /// Result of creating a case.
@@ -80,6 +95,19 @@ pub struct CasePage {
     pub cases: Vec<Case>,
     /// Opaque cursor for the next page; `None` at the end.
     pub next: Option<String>,
+}
+
+/// A resumable upload: what was declared and how much of it is stored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct UploadRecord {
+    /// Declared size in bytes.
+    pub size: u64,
+    /// Declared SHA-256, lowercase hex.
+    pub sha256: String,
+    /// Leading bytes stored so far, without gaps.
+    pub stored: u64,
+    /// The bytes were verified and kept elsewhere (e.g. as a blob); no chunks remain.
+    pub complete: bool,
 }
 
 /// Persistence the hub needs. Implementations must make every write atomic
@@ -123,6 +151,30 @@ pub trait Store: Send + Sync + 'static {
     fn put_blob(&self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError>;
     /// Reads bytes by SHA-256 (hex).
     fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Declares an upload under `(scope, upload_id)`, or returns the record of the one
+    /// declared before; [`StoreError::UploadConflict`] if that had another size or hash.
+    fn begin_upload(
+        &self,
+        scope: &str,
+        upload_id: &str,
+        size: u64,
+        sha256: &str,
+    ) -> Result<UploadRecord, StoreError>;
+    /// Stores `data` at `offset`, which must equal the bytes stored so far, atomically
+    /// with the record; returns the bytes stored now.
+    fn append_upload(
+        &self,
+        scope: &str,
+        upload_id: &str,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<u64, StoreError>;
+    /// The bytes stored for an upload, in order (empty once complete).
+    fn upload_bytes(&self, scope: &str, upload_id: &str) -> Result<Vec<u8>, StoreError>;
+    /// Marks an upload complete and drops its chunks, atomically.
+    fn complete_upload(&self, scope: &str, upload_id: &str) -> Result<(), StoreError>;
+    /// Forgets an upload and its chunks (e.g. when its bytes did not match its hash).
+    fn discard_upload(&self, scope: &str, upload_id: &str) -> Result<(), StoreError>;
     /// Makes every write made so far durable.
     fn sync(&self) -> Result<(), StoreError>;
 }

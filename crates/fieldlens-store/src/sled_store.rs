@@ -1,7 +1,8 @@
 //! The sled implementation of [`Store`](crate::Store).
 
 use crate::{
-    CasePage, CreateOutcome, MAX_EVENTS_PER_READ, SCHEMA_VERSION, Store, StoreError, recency_key,
+    CasePage, CreateOutcome, MAX_EVENTS_PER_READ, SCHEMA_VERSION, Store, StoreError, UploadRecord,
+    recency_key,
 };
 use fieldlens_core::event::EventRecord;
 use fieldlens_core::technician::TechnicianRecord;
@@ -21,6 +22,8 @@ pub struct SledStore {
     recency: sled::Tree,
     technicians: sled::Tree,
     blobs: sled::Tree,
+    uploads: sled::Tree,
+    upload_chunks: sled::Tree,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -49,6 +52,45 @@ fn event_key(id: &CaseId, seq: u64) -> Vec<u8> {
     key.push(0);
     key.extend_from_slice(&seq.to_be_bytes());
     key
+}
+
+/// `scope NUL upload_id`: an upload's record; its chunks follow under this prefix plus
+/// `NUL offset` (big-endian), so a prefix scan reads them in order.
+fn upload_key(scope: &str, upload_id: &str) -> Result<Vec<u8>, StoreError> {
+    if scope.contains('\0') || upload_id.contains('\0') {
+        return Err(StoreError::UploadRefused {
+            upload: format!("{scope:?}/{upload_id:?}"),
+            reason: "scope and upload id may not contain NUL".into(),
+        });
+    }
+    let mut key = Vec::with_capacity(scope.len() + upload_id.len() + 1);
+    key.extend_from_slice(scope.as_bytes());
+    key.push(0);
+    key.extend_from_slice(upload_id.as_bytes());
+    Ok(key)
+}
+
+fn chunks_prefix(upload_key: &[u8]) -> Vec<u8> {
+    let mut prefix = upload_key.to_vec();
+    prefix.push(0);
+    prefix
+}
+
+fn chunk_key(upload_key: &[u8], offset: u64) -> Vec<u8> {
+    let mut key = chunks_prefix(upload_key);
+    key.extend_from_slice(&offset.to_be_bytes());
+    key
+}
+
+fn refused(scope: &str, upload_id: &str, reason: impl Into<String>) -> StoreError {
+    StoreError::UploadRefused {
+        upload: format!("{scope}/{upload_id}"),
+        reason: reason.into(),
+    }
+}
+
+fn abort<T>(error: StoreError) -> Result<T, ConflictableTransactionError<StoreError>> {
+    Err(ConflictableTransactionError::Abort(error))
 }
 
 impl SledStore {
@@ -83,10 +125,49 @@ impl SledStore {
             recency: tree("cases_by_recency")?,
             technicians: tree("technicians")?,
             blobs: tree("blobs")?,
+            uploads: tree("uploads")?,
+            upload_chunks: tree("upload_chunks")?,
             db,
         };
         store.check_schema()?;
         Ok(store)
+    }
+
+    /// Drops an upload's chunks and either marks its record complete or removes it, in
+    /// one transaction.
+    fn finish_upload(
+        &self,
+        scope: &str,
+        upload_id: &str,
+        complete: bool,
+    ) -> Result<(), StoreError> {
+        let key = upload_key(scope, upload_id)?;
+        let chunk_keys: Vec<sled::IVec> = self
+            .upload_chunks
+            .scan_prefix(chunks_prefix(&key))
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(io)?;
+        let result = (&self.uploads, &self.upload_chunks).transaction(|(uploads, chunks)| {
+            for chunk in &chunk_keys {
+                chunks.remove(chunk)?;
+            }
+            match uploads.get(&key)? {
+                Some(bytes) if complete => {
+                    let mut record: UploadRecord =
+                        decode("upload", &bytes).map_err(ConflictableTransactionError::Abort)?;
+                    record.complete = true;
+                    uploads.insert(key.as_slice(), encode(&record))?;
+                }
+                Some(_) => {
+                    uploads.remove(key.as_slice())?;
+                }
+                None if complete => return abort(refused(scope, upload_id, "not declared")),
+                None => {}
+            }
+            Ok(())
+        });
+        result.map_err(transaction_error)
     }
 
     fn check_schema(&self) -> Result<(), StoreError> {
@@ -291,6 +372,114 @@ impl Store for SledStore {
             .get(sha256.as_bytes())
             .map_err(io)?
             .map(|b| b.to_vec()))
+    }
+
+    fn begin_upload(
+        &self,
+        scope: &str,
+        upload_id: &str,
+        size: u64,
+        sha256: &str,
+    ) -> Result<UploadRecord, StoreError> {
+        let key = upload_key(scope, upload_id)?;
+        let fresh = UploadRecord {
+            size,
+            sha256: sha256.to_owned(),
+            stored: 0,
+            complete: false,
+        };
+        let result = self.uploads.transaction(|uploads| {
+            let Some(bytes) = uploads.get(&key)? else {
+                uploads.insert(key.as_slice(), encode(&fresh))?;
+                return Ok(fresh.clone());
+            };
+            let record: UploadRecord =
+                decode("upload", &bytes).map_err(ConflictableTransactionError::Abort)?;
+            if record.size != size || record.sha256 != sha256 {
+                return abort(StoreError::UploadConflict {
+                    upload: format!("{scope}/{upload_id}"),
+                });
+            }
+            Ok(record)
+        });
+        result.map_err(transaction_error)
+    }
+
+    fn append_upload(
+        &self,
+        scope: &str,
+        upload_id: &str,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<u64, StoreError> {
+        let key = upload_key(scope, upload_id)?;
+        let result = (&self.uploads, &self.upload_chunks).transaction(|(uploads, chunks)| {
+            let Some(bytes) = uploads.get(&key)? else {
+                return abort(refused(scope, upload_id, "not declared"));
+            };
+            let mut record: UploadRecord =
+                decode("upload", &bytes).map_err(ConflictableTransactionError::Abort)?;
+            let end = offset.checked_add(data.len() as u64);
+            let problem = if record.complete {
+                Some("already complete".to_owned())
+            } else if offset != record.stored {
+                Some(format!(
+                    "write at {offset}, but {} bytes are stored",
+                    record.stored
+                ))
+            } else if end.is_none_or(|end| end > record.size) {
+                Some(format!(
+                    "{} bytes at {offset} exceed the declared size {}",
+                    data.len(),
+                    record.size
+                ))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return abort(refused(scope, upload_id, problem));
+            }
+            if !data.is_empty() {
+                chunks.insert(chunk_key(&key, offset), data)?;
+            }
+            record.stored += data.len() as u64;
+            uploads.insert(key.as_slice(), encode(&record))?;
+            Ok(record.stored)
+        });
+        result.map_err(transaction_error)
+    }
+
+    fn upload_bytes(&self, scope: &str, upload_id: &str) -> Result<Vec<u8>, StoreError> {
+        let key = upload_key(scope, upload_id)?;
+        let mut bytes = Vec::new();
+        for entry in self.upload_chunks.scan_prefix(chunks_prefix(&key)) {
+            let (chunk_key, chunk) = entry.map_err(io)?;
+            let offset = chunk_key
+                .len()
+                .checked_sub(8)
+                .and_then(|at| chunk_key.get(at..))
+                .and_then(|tail| <[u8; 8]>::try_from(tail).ok())
+                .map(u64::from_be_bytes);
+            if offset != Some(bytes.len() as u64) {
+                return Err(StoreError::Corrupt {
+                    what: "upload chunks",
+                    detail: format!(
+                        "{scope}/{upload_id}: a chunk does not continue at {}",
+                        bytes.len()
+                    ),
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+
+    fn complete_upload(&self, scope: &str, upload_id: &str) -> Result<(), StoreError> {
+        self.finish_upload(scope, upload_id, true)
+    }
+
+    fn discard_upload(&self, scope: &str, upload_id: &str) -> Result<(), StoreError> {
+        self.finish_upload(scope, upload_id, false)
     }
 
     fn sync(&self) -> Result<(), StoreError> {

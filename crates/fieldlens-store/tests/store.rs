@@ -162,3 +162,77 @@ fn blobs_are_content_addressed() {
     assert_eq!(store.blob("ab").unwrap().as_deref(), Some(&b"photo"[..]));
     assert!(store.blob("cd").unwrap().is_none());
 }
+
+#[test]
+fn uploads_resume_from_what_is_stored_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let sha = "ab".repeat(32);
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        let fresh = store.begin_upload("s-1", "u-1", 10, &sha).unwrap();
+        assert_eq!((fresh.stored, fresh.complete), (0, false));
+        assert_eq!(store.append_upload("s-1", "u-1", 0, b"0123").unwrap(), 4);
+        assert_eq!(store.append_upload("s-1", "u-1", 4, b"45").unwrap(), 6);
+        store.sync().unwrap();
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    let resumed = store.begin_upload("s-1", "u-1", 10, &sha).unwrap();
+    assert_eq!(
+        resumed.stored, 6,
+        "a resume continues after the stored bytes"
+    );
+    assert_eq!(store.upload_bytes("s-1", "u-1").unwrap(), b"012345");
+    // Another session's upload of the same id is another upload.
+    assert_eq!(store.begin_upload("s-2", "u-1", 3, &sha).unwrap().stored, 0);
+    assert_eq!(store.append_upload("s-1", "u-1", 6, b"6789").unwrap(), 10);
+    assert_eq!(store.upload_bytes("s-1", "u-1").unwrap(), b"0123456789");
+}
+
+#[test]
+fn upload_writes_that_do_not_fit_are_refused_and_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let sha = "cd".repeat(32);
+    store.begin_upload("s-1", "u-1", 4, &sha).unwrap();
+    let conflict = store.begin_upload("s-1", "u-1", 5, &sha).unwrap_err();
+    assert!(
+        matches!(conflict, StoreError::UploadConflict { .. }),
+        "{conflict}"
+    );
+    let conflict = store.begin_upload("s-1", "u-1", 4, &"ef".repeat(32));
+    assert!(matches!(conflict, Err(StoreError::UploadConflict { .. })));
+    for (offset, data, problem) in [
+        (1, &b"x"[..], "write at 1, but 0 bytes are stored"),
+        (0, &b"12345"[..], "exceed the declared size 4"),
+    ] {
+        let error = store.append_upload("s-1", "u-1", offset, data).unwrap_err();
+        assert!(error.to_string().contains(problem), "{error}");
+    }
+    let error = store.append_upload("s-1", "nope", 0, b"x").unwrap_err();
+    assert!(error.to_string().contains("not declared"), "{error}");
+    let error = store.begin_upload("s\0x", "u", 1, &sha).unwrap_err();
+    assert!(error.to_string().contains("NUL"), "{error}");
+    assert!(store.upload_bytes("s-1", "u-1").unwrap().is_empty());
+}
+
+#[test]
+fn completed_uploads_keep_their_record_and_drop_their_chunks_discarded_ones_start_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let sha = "01".repeat(32);
+    store.begin_upload("s-1", "done", 2, &sha).unwrap();
+    store.append_upload("s-1", "done", 0, b"ok").unwrap();
+    store.complete_upload("s-1", "done").unwrap();
+    let record = store.begin_upload("s-1", "done", 2, &sha).unwrap();
+    assert_eq!((record.stored, record.complete), (2, true));
+    assert!(store.upload_bytes("s-1", "done").unwrap().is_empty());
+    let error = store.append_upload("s-1", "done", 2, b"x").unwrap_err();
+    assert!(error.to_string().contains("already complete"), "{error}");
+
+    store.begin_upload("s-1", "bad", 3, &sha).unwrap();
+    store.append_upload("s-1", "bad", 0, b"abc").unwrap();
+    store.discard_upload("s-1", "bad").unwrap();
+    store.discard_upload("s-1", "bad").unwrap();
+    assert_eq!(store.begin_upload("s-1", "bad", 3, &sha).unwrap().stored, 0);
+    assert!(store.upload_bytes("s-1", "bad").unwrap().is_empty());
+}
