@@ -110,6 +110,13 @@ pub enum ClientError {
         /// The upload.
         upload_id: String,
     },
+    /// The hub refused the photo itself (e.g. capture not started, step full); the
+    /// reason arrives as a [`Body::Error`] event with the same upload id.
+    #[error("the hub refused upload {upload_id}; its reason follows on the control stream")]
+    Refused {
+        /// The upload.
+        upload_id: String,
+    },
     /// A stream ended unexpectedly.
     #[error("{0}")]
     Stream(String),
@@ -390,6 +397,11 @@ impl MediaClient {
             Ok(resumed_from) => resumed_from,
             Err(LinkError::StreamEnded(code)) if code == var_int(ErrorCode::StorageFailed) => {
                 return Err(ClientError::Storage {
+                    upload_id: upload_id.to_owned(),
+                });
+            }
+            Err(LinkError::StreamEnded(code)) if code == var_int(ErrorCode::PhotoRefused) => {
+                return Err(ClientError::Refused {
                     upload_id: upload_id.to_owned(),
                 });
             }

@@ -143,21 +143,33 @@ pub enum SinkError {
     /// Storage failed; the client may retry later.
     #[error("storage failed: {0}")]
     Storage(String),
+    /// The hub will not take this photo (capture not started, unknown or full step, not
+    /// a photo); the reason is for the client. The stored bytes are kept.
+    #[error("photo refused: {0}")]
+    Refused(String),
 }
 
 impl SinkError {
-    /// The protocol error a client sees; `None` when the connection should stay open
-    /// (storage failures are not the client's fault).
-    pub fn to_protocol_error(&self, upload_id: &str) -> Option<ProtocolError> {
-        let code = match self {
+    /// The code a client sees.
+    pub fn code(&self) -> ErrorCode {
+        match self {
             SinkError::Conflict => ErrorCode::UploadInvalid,
             SinkError::HashMismatch { .. } => ErrorCode::HashMismatch,
-            SinkError::Storage(_) => return None,
-        };
-        Some(ProtocolError::new(
-            code,
-            format!("upload {upload_id}: {self}"),
-        ))
+            SinkError::Storage(_) => ErrorCode::StorageFailed,
+            SinkError::Refused(_) => ErrorCode::PhotoRefused,
+        }
+    }
+
+    /// The protocol error a client sees; `None` when the connection should stay open
+    /// (storage failures are not the client's fault, a refused photo is no protocol error).
+    pub fn to_protocol_error(&self, upload_id: &str) -> Option<ProtocolError> {
+        match self {
+            SinkError::Storage(_) | SinkError::Refused(_) => None,
+            SinkError::Conflict | SinkError::HashMismatch { .. } => Some(ProtocolError::new(
+                self.code(),
+                format!("upload {upload_id}: {self}"),
+            )),
+        }
     }
 }
 

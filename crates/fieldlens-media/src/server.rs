@@ -911,10 +911,10 @@ impl Link {
             Err(UploadFailure::Sink(error)) => match error.to_protocol_error(&spec.key.upload_id) {
                 Some(error) => self.fail(error),
                 None => {
-                    tracing::warn!(upload = %spec.key.upload_id, %error, "photo upload not stored");
-                    let _ = send.reset(var_int(ErrorCode::StorageFailed));
+                    tracing::warn!(upload = %spec.key.upload_id, %error, "photo upload not taken");
+                    let _ = send.reset(var_int(error.code()));
                     let message = Body::Error(MediaError {
-                        code: ErrorCode::StorageFailed as i32,
+                        code: error.code() as i32,
                         message: error.to_string(),
                         upload_id: spec.key.upload_id.clone(),
                     });
