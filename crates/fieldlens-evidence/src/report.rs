@@ -14,7 +14,8 @@ use fieldlens_core::triage::{Decision, Outcome, TriageRecord};
 use fieldlens_core::{Case, CaseEvent, EventRecord, UnixMs};
 use fieldlens_guides::{GuidePack, GuideStep, Lang, compose_overlay};
 use fieldlens_quality::{PhotoReport, Verdict};
-use image::{DynamicImage, ImageReader, RgbaImage};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbaImage};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use crate::photo::{CaseEvidence, Photo};
@@ -127,7 +128,8 @@ fn last_triage(events: &[EventRecord]) -> Option<(&EventRecord, Option<TriageRec
     })
 }
 
-/// A photo scaled down, with the step's overlay composited, as a JPEG data URI.
+/// A photo scaled down, turned upright by its EXIF orientation, with the step's overlay
+/// composited, as a JPEG data URI.
 fn photo_uri(bytes: &[u8], overlay: Option<&RgbaImage>) -> Option<String> {
     let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
@@ -137,7 +139,14 @@ fn photo_uri(bytes: &[u8], overlay: Option<&RgbaImage>) -> Option<String> {
     limits.max_image_height = Some(DECODE_PIXELS);
     limits.max_alloc = Some(DECODE_BYTES);
     reader.limits(limits);
-    let image = reader.decode().ok()?.thumbnail(PHOTO_SIDE, PHOTO_SIDE);
+    let mut decoder = reader.into_decoder().ok()?;
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).ok()?;
+    // `thumbnail` also scales up; small photos stay as they are.
+    if image.width().max(image.height()) > PHOTO_SIDE {
+        image = image.thumbnail(PHOTO_SIDE, PHOTO_SIDE);
+    }
+    image.apply_orientation(orientation);
     let composed = match overlay {
         Some(overlay) => compose_overlay(&image, overlay, OVERLAY_OPACITY),
         None => image.to_rgb8(),

@@ -89,6 +89,34 @@ fn a_case_without_capture_or_triage_still_reports() {
     assert!(html.contains("badge bad\">broken"));
 }
 
+#[test]
+fn photos_are_shown_upright() {
+    // A landscape photo whose EXIF says "rotate 90° clockwise to view", as phones write.
+    const ROTATE_90: [u8; 26] = [
+        0x49, 0x49, 0x2a, 0x00, 0x08, 0x00, 0x00, 0x00, 0x01, 0x00, 0x12, 0x01, 0x03, 0x00, 0x01,
+        0x00, 0x00, 0x00, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ];
+    let landscape = image::load_from_memory(&fixture::jpeg(5, 320, 240)).unwrap();
+    let mut bytes = Vec::new();
+    let mut encoder = image::codecs::jpeg::JpegEncoder::new(&mut bytes);
+    image::ImageEncoder::set_exif_metadata(&mut encoder, ROTATE_90.to_vec()).unwrap();
+    encoder.encode_image(&landscape).unwrap();
+    let mut fixture = car_claim();
+    fixture.photos[1].bytes = bytes;
+    let html = render_report(&fixture.evidence(), 0);
+    let marker = format!("alt=\"photo {}\"", fixture.photos[1].sha256);
+    let tag_start = html[..html.find(&marker).unwrap()].rfind("<img").unwrap();
+    let uri_start = html[tag_start..].find("base64,").unwrap() + tag_start + "base64,".len();
+    let uri_end = html[uri_start..].find('"').unwrap() + uri_start;
+    let jpeg = base64::Engine::decode(
+        &base64::engine::general_purpose::STANDARD,
+        &html[uri_start..uri_end],
+    )
+    .unwrap();
+    let shown = image::load_from_memory(&jpeg).unwrap();
+    assert_eq!((shown.width(), shown.height()), (240, 320));
+}
+
 /// Runs Chromium headless with the given extra arguments and returns what it printed
 /// (stdout, stderr). Output goes to files, not pipes: Chromium's helper processes inherit
 /// them and would block on a full pipe nobody reads. Killed after a minute.
