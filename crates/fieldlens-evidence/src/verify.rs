@@ -17,7 +17,6 @@ use crate::manifest::{
     CASE_PATH, FORMAT, FORMAT_VERSION, ItemKind, MANIFEST_PATH, Manifest, ManifestItem, event_path,
     photo_meta_path,
 };
-use crate::photo::PhotoRecord;
 
 /// A bundle that cannot be checked at all (exit code 2 of `fieldlens verify`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -758,11 +757,15 @@ impl Checker<'_> {
                 });
                 continue;
             };
-            let Some(record) = self.json::<PhotoRecord>(meta_item) else {
+            // Read as plain JSON: only the hashes matter here, and a record written before a
+            // quality report gained a field must still verify.
+            let Some(record) = self.json::<serde_json::Value>(meta_item) else {
                 continue;
             };
-            let report_sha = record.meta.report.as_ref().map(|r| r.sha256.as_str());
-            if record.sha256 != sha || report_sha.is_some_and(|r| r != sha) {
+            let report_sha = record.pointer("/report/sha256");
+            if record.get("sha256").and_then(|v| v.as_str()) != Some(sha)
+                || report_sha.is_some_and(|r| r.as_str() != Some(sha))
+            {
                 self.problems.push(Problem::Inconsistent {
                     item: item_ref(meta_item),
                     reason: "describes another photo".into(),

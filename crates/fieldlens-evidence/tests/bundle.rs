@@ -107,6 +107,48 @@ fn a_photo_changed_with_a_rewritten_manifest_is_still_caught_by_its_name() {
 }
 
 #[test]
+fn a_photo_swapped_with_everything_but_the_log_rewritten_is_caught_by_the_log() {
+    let fixture = car_claim();
+    let mut all = entries(&bundle(&fixture));
+    let old = fixture.photos[3].sha256.clone();
+    let new_bytes = fixture::jpeg(77, 320, 240);
+    let new = sha256_hex(&new_bytes);
+    let (photo, meta) = (format!("photos/{old}.jpg"), format!("photos/{old}.json"));
+    let i = index_of(&all, &photo);
+    all[i] = (format!("photos/{new}.jpg"), new_bytes);
+    let j = index_of(&all, &meta);
+    let record = String::from_utf8(all[j].1.clone())
+        .unwrap()
+        .replace(&old, &new);
+    all[j] = (format!("photos/{new}.json"), record.into_bytes());
+    let mut manifest: Manifest = serde_json::from_slice(&all[0].1).unwrap();
+    for item in &mut manifest.items {
+        if let Some((_, bytes)) = all
+            .iter()
+            .find(|(name, _)| *name == item.path.replace(&old, &new))
+        {
+            item.path = item.path.replace(&old, &new);
+            item.sha256 = sha256_hex(bytes);
+            item.size = bytes.len() as u64;
+        }
+    }
+    manifest.digest = manifest.compute_digest();
+    all[0].1 = serde_json::to_vec(&manifest).unwrap();
+    let found = texts(&problems(&all));
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(
+        found[0].starts_with(&format!(
+            "missing: photo photos/{old}.* (named by event events/"
+        )),
+        "{found:#?}"
+    );
+    assert_eq!(
+        found[1],
+        format!("inconsistent: photo photos/{new}.jpg: no photo_checked event of the log names it")
+    );
+}
+
+#[test]
 fn a_changed_event_is_named_and_breaks_the_chain() {
     let fixture = car_claim();
     let mut all = entries(&bundle(&fixture));
