@@ -22,7 +22,7 @@ use crate::manifest::{
     CASE_PATH, FORMAT, FORMAT_VERSION, ItemKind, MANIFEST_PATH, Manifest, ManifestItem,
     REPORT_PATH, event_path, photo_meta_path, photo_path, sha256_hex,
 };
-use crate::photo::{CaseEvidence, PhotoRecord, media_type};
+use crate::photo::{CaseEvidence, Photo, PhotoMeta, PhotoRecord, media_type};
 
 /// Why a bundle could not be written. Nothing is written when any check fails.
 #[derive(Debug, thiserror::Error)]
@@ -56,12 +56,6 @@ pub enum ExportError {
         sha256: String,
         /// The hash of the bytes.
         actual: String,
-    },
-    /// The same photo bytes were given twice.
-    #[error("photo {sha256} is given twice")]
-    DuplicatePhoto {
-        /// The photo.
-        sha256: String,
     },
     /// A photo is not JPEG, PNG or WebP.
     #[error("photo {sha256} is not a JPEG, PNG or WebP image")]
@@ -172,7 +166,9 @@ pub fn export(
             bytes: json(&format!("event {}", record.seq), record)?.into(),
         });
     }
-    let mut seen = std::collections::HashSet::new();
+    // Content-addressed: the same bytes sent twice (a caller re-sending a photo) are one
+    // entry whose record lists every use, in the order given.
+    let mut uses: Vec<(&Photo, Vec<PhotoMeta>)> = Vec::new();
     for photo in evidence.photos {
         let actual = sha256_hex(&photo.bytes);
         if actual != photo.sha256 {
@@ -181,11 +177,16 @@ pub fn export(
                 actual,
             });
         }
-        if !seen.insert(photo.sha256.as_str()) {
-            return Err(ExportError::DuplicatePhoto {
-                sha256: photo.sha256.clone(),
-            });
+        match uses
+            .iter_mut()
+            .find(|(seen, _)| seen.sha256 == photo.sha256)
+        {
+            Some((_, metas)) => metas.push(photo.meta.clone()),
+            None => uses.push((photo, vec![photo.meta.clone()])),
         }
+    }
+    limit("photos", uses.len() as u64, limits::PHOTOS as u64)?;
+    for (photo, metas) in uses {
         let (mime, extension) =
             media_type(&photo.bytes).ok_or_else(|| ExportError::PhotoFormat {
                 sha256: photo.sha256.clone(),
@@ -196,7 +197,7 @@ pub fn export(
             sha256: photo.sha256.clone(),
             media_type: mime.into(),
             size,
-            meta: photo.meta.clone(),
+            uses: metas,
         };
         items.push(Item {
             path: photo_path(&photo.sha256, extension),

@@ -40,9 +40,9 @@ pub struct PhotoRecord {
     pub media_type: String,
     /// Size in bytes.
     pub size: u64,
-    /// Step, slot, time and quality report.
-    #[serde(flatten)]
-    pub meta: PhotoMeta,
+    /// Each time these bytes were sent: step, slot, time and quality report (more than one
+    /// when the same photo was sent again).
+    pub uses: Vec<PhotoMeta>,
 }
 
 /// Everything known about one case, as the hub gathers it to export or report on.

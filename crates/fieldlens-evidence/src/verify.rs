@@ -762,10 +762,12 @@ impl Checker<'_> {
             let Some(record) = self.json::<serde_json::Value>(meta_item) else {
                 continue;
             };
-            let report_sha = record.pointer("/report/sha256");
-            if record.get("sha256").and_then(|v| v.as_str()) != Some(sha)
-                || report_sha.is_some_and(|r| r.as_str() != Some(sha))
-            {
+            let uses = record.get("uses").and_then(|uses| uses.as_array());
+            let reports_elsewhere = uses.into_iter().flatten().any(|meta| {
+                meta.pointer("/report/sha256")
+                    .is_some_and(|report| report.as_str() != Some(sha))
+            });
+            if record.get("sha256").and_then(|v| v.as_str()) != Some(sha) || reports_elsewhere {
                 self.problems.push(Problem::Inconsistent {
                     item: item_ref(meta_item),
                     reason: "describes another photo".into(),
