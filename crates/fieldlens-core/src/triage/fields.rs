@@ -285,6 +285,10 @@ impl Actual<'_> {
         match self {
             Actual::Missing => serde_json::Value::Null,
             Actual::Text(text) => text.into(),
+            // Every number an input holds is a count or an age: show it as an integer.
+            Actual::Number(number) if number.fract() == 0.0 && number.abs() < 1e15 => {
+                (number as i64).into()
+            }
             Actual::Number(number) => serde_json::Number::from_f64(number)
                 .map(serde_json::Value::Number)
                 .unwrap_or(serde_json::Value::Null),
