@@ -8,6 +8,7 @@ mod dispatch_cmd;
 mod guides_cmd;
 mod keys_cmd;
 mod loadgen;
+mod media_cmd;
 mod output;
 mod serve;
 mod tech_cmd;
@@ -45,6 +46,8 @@ enum Command {
     /// Act as a technician: go online, see offers, accept, decline, end sessions.
     #[command(subcommand)]
     Tech(tech_cmd::TechCommand),
+    /// Join a case's live session as its caller: stream frames, upload photos, read verdicts.
+    Caller(media_cmd::CallerArgs),
     /// Look at the queue as a dispatcher.
     #[command(subcommand)]
     Queue(dispatch_cmd::QueueCommand),
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => return verify_cmd::main(args),
         Command::Case(command) => client::block_on(case_cmd::run(command)),
         Command::Tech(command) => client::block_on(tech_cmd::run(command)),
+        Command::Caller(args) => client::block_on(media_cmd::run_caller(args)),
         Command::Queue(command) => client::block_on(dispatch_cmd::run_queue(command)),
         Command::Dispatch(command) => client::block_on(dispatch_cmd::run(command)),
         Command::Keys(command) => keys_cmd::run(command),

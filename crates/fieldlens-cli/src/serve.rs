@@ -18,6 +18,7 @@ Every listener binds on the --listen host; with port 0 each picks a free port.
 One line per listener is printed to stdout once bound, e.g.
   listening grpc=127.0.0.1:41234
   listening metrics=127.0.0.1:41235
+  listening media=127.0.0.1:41236
 
 Exit codes: 0 after a clean shutdown (SIGTERM or SIGINT), 64 for a bad
 configuration, 1 for any other failure (e.g. the data directory is in use).")]
@@ -112,6 +113,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
             let mut stdout = std::io::stdout().lock();
             let _ = writeln!(stdout, "listening grpc={}", bound.grpc);
             let _ = writeln!(stdout, "listening metrics={}", bound.metrics);
+            let _ = writeln!(stdout, "listening media={}", bound.media);
             let _ = stdout.flush();
         },
     ));

@@ -43,6 +43,8 @@ pub enum TechCommand {
         #[command(flatten)]
         auth: TechAuth,
     },
+    /// Take a case and join its live session: see the caller's video, push steps, ask for photos.
+    Live(Box<crate::media_cmd::TechLiveArgs>),
     /// End the live session of a case, freeing your capacity.
     End {
         /// The case.
@@ -96,6 +98,7 @@ fn print_technician(t: &pb::Technician, json: bool) {
 pub async fn run(command: TechCommand) -> anyhow::Result<()> {
     match command {
         TechCommand::Online(args) => online(args).await,
+        TechCommand::Live(args) => crate::media_cmd::run_tech_live(*args).await,
         TechCommand::Away(auth) => {
             let mut client = client::technicians(&auth.connection.server, &auth.api_key).await?;
             let current = client

@@ -187,6 +187,8 @@ pub struct Hub {
     /// Bounds concurrent photo checks to the CPUs there are.
     pub(crate) check_permits: tokio::sync::Semaphore,
     media: OnceLock<MediaInfo>,
+    /// The media endpoint, once started, and the case each media session serves.
+    pub(crate) media_link: crate::media::MediaLink,
     changes: broadcast::Sender<Change>,
     offers: broadcast::Sender<OfferNotice>,
     /// Wakes the routing loop.
@@ -252,6 +254,7 @@ impl Hub {
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
             media: OnceLock::new(),
+            media_link: Default::default(),
             changes,
             offers,
             routing_wake: Notify::new(),
@@ -600,6 +603,7 @@ impl Hub {
             self.snapshot(&state, case, principal, now)
         };
         self.durable().await?;
+        self.close_media_if_over(&snapshot.case);
         self.routing_wake.notify_one();
         self.notify(Change::Case(id.clone()));
         self.notify(Change::Queue);

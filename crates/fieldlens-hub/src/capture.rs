@@ -12,7 +12,7 @@ use fieldlens_core::event::{CaseEvent, EventRecord};
 use fieldlens_core::intake::{check_code, check_text, limits};
 use fieldlens_core::{Case, CaseId};
 use fieldlens_guides::{
-    CaptureError, CaptureEvent, CaptureProgress, CaptureSummary, GuideError, GuidePack,
+    CaptureError, CaptureEvent, CaptureProgress, CaptureSummary, GuideError, GuidePack, GuideStep,
 };
 use fieldlens_quality::{CheckProfile, Fingerprint, PhotoReport, QualityError, Reason};
 use std::sync::Arc;
@@ -75,6 +75,18 @@ impl From<GuideError> for HubError {
 
 fn quality_error(error: QualityError) -> HubError {
     invalid("photo", error.to_string())
+}
+
+/// What a step makes of a photo before it is checked.
+enum Admission {
+    /// The same photo was submitted for the step before, with this result.
+    Seen(Submitted),
+    /// A photo the step can take: check it with the step's profile, against the
+    /// photos accepted before.
+    New {
+        step: GuideStep,
+        earlier: Vec<Fingerprint>,
+    },
 }
 
 /// A case event in the guides crate's terms, when it is a capture event.
@@ -270,6 +282,65 @@ impl Hub {
         self.progress_now(principal, id)
     }
 
+    /// Refuses early what a step cannot take, before a check is spent on it: returns the
+    /// earlier result when the same photo was submitted for the step before.
+    fn admit(
+        &self,
+        principal: &Principal,
+        id: &CaseId,
+        step: &str,
+        sha256: &str,
+    ) -> Result<Admission, HubError> {
+        check_code("step_id", step, 64)?;
+        if matches!(principal, Principal::Dispatcher(_)) {
+            return Err(HubError::PermissionDenied(
+                "dispatchers do not capture photos".into(),
+            ));
+        }
+        let case = {
+            let state = self.lock();
+            self.visible_case(&state, principal, id)?
+        };
+        let records = self.all_events(id)?;
+        let (pack, progress) = self.replay_capture(&case, &records)?;
+        let existing = records.iter().rev().find_map(|r| match &r.event {
+            CaseEvent::PhotoChecked {
+                step: s,
+                sha256: h,
+                report,
+                ..
+            } if s == step && h == sha256 => {
+                serde_json::from_value::<PhotoReport>(report.clone()).ok()
+            }
+            _ => None,
+        });
+        if let Some(report) = existing {
+            let progress = Self::view(&case, pack, &progress);
+            return Ok(Admission::Seen(Submitted {
+                report,
+                progress,
+                already_stored: true,
+            }));
+        }
+        progress.photo_slot(pack, step)?;
+        Ok(Admission::New {
+            step: pack.require_step(step)?.clone(),
+            earlier: accepted_fingerprints(&records),
+        })
+    }
+
+    /// Whether `step` can take the photo with this hash now, or has it already: what a
+    /// media-link upload checks before its bytes travel.
+    pub fn check_photo_admission(
+        &self,
+        principal: &Principal,
+        id: &CaseId,
+        step: &str,
+        sha256: &str,
+    ) -> Result<(), HubError> {
+        self.admit(principal, id, step, sha256).map(|_| ())
+    }
+
     /// Stores a photo for a step, checks it against the step's profile and records the result.
     pub async fn submit_photo(
         &self,
@@ -279,44 +350,9 @@ impl Hub {
         bytes: Arc<Vec<u8>>,
         sha256: String,
     ) -> Result<Submitted, HubError> {
-        check_code("step_id", step, 64)?;
-        if matches!(principal, Principal::Dispatcher(_)) {
-            return Err(HubError::PermissionDenied(
-                "dispatchers do not capture photos".into(),
-            ));
-        }
-        // Refuse early what the step cannot take, before spending a check on it.
-        let (profile, earlier) = {
-            let case = {
-                let state = self.lock();
-                self.visible_case(&state, principal, id)?
-            };
-            let records = self.all_events(id)?;
-            let (pack, progress) = self.replay_capture(&case, &records)?;
-            let existing = records.iter().rev().find_map(|r| match &r.event {
-                CaseEvent::PhotoChecked {
-                    step: s,
-                    sha256: h,
-                    report,
-                    ..
-                } if s == step && *h == sha256 => {
-                    serde_json::from_value::<PhotoReport>(report.clone()).ok()
-                }
-                _ => None,
-            });
-            if let Some(report) = existing {
-                let progress = Self::view(&case, pack, &progress);
-                return Ok(Submitted {
-                    report,
-                    progress,
-                    already_stored: true,
-                });
-            }
-            progress.photo_slot(pack, step)?;
-            (
-                pack.require_step(step)?.clone(),
-                accepted_fingerprints(&records),
-            )
+        let (profile, earlier) = match self.admit(principal, id, step, &sha256)? {
+            Admission::Seen(submitted) => return Ok(submitted),
+            Admission::New { step, earlier } => (step, earlier),
         };
 
         // Check and store off the async threads, a CPU's worth at a time.
@@ -386,14 +422,17 @@ impl Hub {
                 "only the technician on the case pushes steps".into(),
             ));
         }
-        self.capture_event(
-            principal,
-            id,
-            CaseEvent::StepPushed {
-                step: step.to_owned(),
-            },
-        )
-        .await
+        let view = self
+            .capture_event(
+                principal,
+                id,
+                CaseEvent::StepPushed {
+                    step: step.to_owned(),
+                },
+            )
+            .await?;
+        self.push_step_to_caller(id, step);
+        Ok(view)
     }
 
     /// Skips a step with a reason.

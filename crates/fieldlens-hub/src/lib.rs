@@ -13,6 +13,7 @@ pub mod convert;
 pub mod error;
 pub mod grpc;
 pub mod journal;
+pub mod media;
 pub mod metrics;
 pub mod server;
 

@@ -45,6 +45,8 @@ pub struct Metrics {
     pub grpc_latency: Family<Labels, Histogram, fn() -> Histogram>,
     /// Set once the hub serves requests.
     pub ready: AtomicBool,
+    /// The media endpoint's counters, read at each scrape.
+    pub media: Arc<crate::media::MediaMetrics>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -72,6 +74,7 @@ impl Metrics {
             grpc_requests: Family::default(),
             grpc_latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             ready: AtomicBool::new(false),
+            media: Arc::default(),
             registry: Registry::default(),
         };
         registry.register("cases_opened", "Cases opened", metrics.cases_opened.clone());
@@ -105,6 +108,7 @@ impl Metrics {
             "gRPC time to response headers by method",
             metrics.grpc_latency.clone(),
         );
+        registry.register_collector(Box::new(Arc::clone(&metrics.media)));
         Metrics {
             registry,
             ..metrics

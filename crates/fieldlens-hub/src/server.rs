@@ -33,6 +33,8 @@ pub struct Bound {
     pub grpc: SocketAddr,
     /// HTTP metrics and probes.
     pub metrics: SocketAddr,
+    /// QUIC media endpoint (UDP).
+    pub media: SocketAddr,
 }
 
 /// Loads the token key from the data directory, creating it on first start.
@@ -76,6 +78,7 @@ pub async fn run(
     let store = SledStore::open(&config.data_dir)?;
     let key = token_key(&config.data_dir)?;
     let hub = Arc::new(Hub::new(&config, Arc::new(guides), Arc::new(store), key)?);
+    let media = crate::media::start(&config, &hub)?;
 
     let grpc_listener = TcpListener::bind(config.listen)
         .await
@@ -86,6 +89,7 @@ pub async fn run(
     let bound = Bound {
         grpc: grpc_listener.local_addr()?,
         metrics: metrics_listener.local_addr()?,
+        media: media.local_addr(),
     };
 
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -175,10 +179,11 @@ pub async fn run(
 
     hub.metrics.ready.store(true, Ordering::Relaxed);
     on_bound(&bound);
-    tracing::info!(grpc = %bound.grpc, metrics = %bound.metrics, "hub serving");
+    tracing::info!(grpc = %bound.grpc, metrics = %bound.metrics, media = %bound.media, "hub serving");
 
     let grpc = tokio::spawn(grpc);
     stopped(stop_rx.clone()).await;
+    media.shutdown(crate::media::SHUTDOWN_GRACE).await;
     match tokio::time::timeout(DRAIN_TIMEOUT, grpc).await {
         Ok(result) => result?.context("gRPC server failed")?,
         Err(_) => tracing::warn!(
