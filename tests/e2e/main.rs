@@ -3,5 +3,6 @@
 mod api;
 mod capture;
 mod load_and_crash;
+mod media;
 mod server;
 mod tidy;

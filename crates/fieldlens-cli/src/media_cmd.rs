@@ -650,25 +650,26 @@ async fn take_case(args: &TechLiveArgs) -> anyhow::Result<pb::Session> {
         .context("the hub accepted the offer but returned no session")
 }
 
-/// Runs `fieldlens tech live`.
-pub async fn run_tech_live(args: TechLiveArgs) -> anyhow::Result<()> {
+/// Pushes the steps (recorded in the case, shown on the link) and asks for the photos
+/// the technician named. A refused push, e.g. before capture has started, is reported
+/// and the session goes on.
+async fn ask_caller(
+    client: &MediaClient,
+    args: &TechLiveArgs,
+    session: &pb::Session,
+) -> anyhow::Result<()> {
     let json_mode = args.auth.connection.json;
-    let session = take_case(&args).await?;
-    let mut client = connect(&session).await?;
-    print_connected(json_mode, &client, &session);
-
     if !args.push_steps.is_empty() {
         let channel = client::channel(&args.auth.connection.server).await?;
         let mut capture = capture_client(channel, &args.auth.api_key)?;
         for step in &args.push_steps {
-            // A refused push (e.g. capture not started yet) is reported; the session goes on.
-            match capture
+            let pushed = capture
                 .push_step(pb::PushStepRequest {
                     case_id: session.case_id.clone(),
                     step_id: step.clone(),
                 })
-                .await
-            {
+                .await;
+            match pushed {
                 Ok(_) => emit(json_mode, "pushed", json!({"step_id": step}), || {
                     format!("pushed step {step}")
                 }),
@@ -701,7 +702,27 @@ pub async fn run_tech_live(args: TechLiveArgs) -> anyhow::Result<()> {
             || format!("asked for a photo of step {step}"),
         );
     }
+    Ok(())
+}
 
+/// Runs `fieldlens tech live`.
+pub async fn run_tech_live(args: TechLiveArgs) -> anyhow::Result<()> {
+    let json_mode = args.auth.connection.json;
+    let session = take_case(&args).await?;
+    let mut client = connect(&session).await?;
+    print_connected(json_mode, &client, &session);
+
+    // Steps and photo requests go out once the caller is there to see them.
+    let is_caller = |p: &Option<pb::MediaParticipant>| {
+        p.as_ref()
+            .is_some_and(|p| p.role() == pb::ParticipantRole::Caller)
+    };
+    let mut caller_present = client
+        .welcome()
+        .present
+        .iter()
+        .any(|p| p.role() == pb::ParticipantRole::Caller);
+    let mut asked = false;
     let deadline = args
         .seconds
         .map(|s| Instant::now() + Duration::from_secs_f64(s));
@@ -709,26 +730,28 @@ pub async fn run_tech_live(args: TechLiveArgs) -> anyhow::Result<()> {
     let mut total = 0u64;
     let mut last_report = Instant::now();
     let mut poll = tokio::time::interval(Duration::from_millis(100));
-    let outcome: Result<(), ClientError> = loop {
+    loop {
         tokio::select! {
-            frame = client.next_frame() => match frame {
-                Ok(frame) => {
-                    total += 1;
-                    window.add(&frame);
-                }
-                Err(error) => break Err(error),
-            },
+            frame = client.next_frame() => {
+                let frame = frame.context("the media link ended")?;
+                total += 1;
+                window.add(&frame);
+            }
             _ = poll.tick() => {
                 // Frames and events both need the client; events are read between frames.
                 let mut caller_left = false;
                 while let Some(event) = client.next_event().now_or_never() {
-                    match event {
-                        Ok(body) => {
-                            caller_left |= matches!(body, Body::ParticipantLeft(_));
-                            print_event(json_mode, &body);
-                        }
-                        Err(error) => break Err(error),
+                    let body = event.context("the media link ended")?;
+                    match &body {
+                        Body::ParticipantJoined(joined) => caller_present |= is_caller(&joined.participant),
+                        Body::ParticipantLeft(left) => caller_left |= is_caller(&left.participant),
+                        _ => {}
                     }
+                    print_event(json_mode, &body);
+                }
+                if caller_present && !asked {
+                    asked = true;
+                    ask_caller(&client, &args, &session).await?;
                 }
                 let elapsed = last_report.elapsed();
                 if elapsed >= Duration::from_secs(1) || caller_left {
@@ -738,14 +761,11 @@ pub async fn run_tech_live(args: TechLiveArgs) -> anyhow::Result<()> {
                 if (caller_left && args.seconds.is_none())
                     || deadline.is_some_and(|d| Instant::now() >= d)
                 {
-                    break Ok(());
+                    break;
                 }
             }
-            _ = tokio::signal::ctrl_c() => break Ok(()),
+            _ = tokio::signal::ctrl_c() => break,
         }
-    };
-    if let Err(error) = outcome {
-        return Err(error).context("the media link ended");
     }
     let _ = client.bye("technician done").await;
     if args.end {

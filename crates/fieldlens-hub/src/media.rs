@@ -43,7 +43,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 #[derive(Default)]
 pub struct MediaLink {
     server: OnceLock<Arc<MediaServer>>,
-    /// Filled when a token for the session is accepted; emptied when the session closes.
+    /// Filled when a token for the session is accepted; emptied when the session is over
+    /// and its last participant has left.
     cases: Mutex<HashMap<String, CaseId>>,
 }
 
@@ -180,7 +181,6 @@ impl Hub {
         } else {
             return;
         };
-        self.media_link.cases().remove(session.id.as_str());
         if let Some(server) = self.media_server() {
             let closed = server.close_session(session.id.as_str(), &reason);
             if closed > 0 {
@@ -234,11 +234,13 @@ impl Hub {
         })
     }
 
-    /// Appends a participant's joining or leaving to its case's log.
+    /// Appends a participant's joining or leaving to its case's log; forgets the
+    /// session's case once the last participant of a session that is over has left.
     async fn record_participant(&self, grant: &SessionGrant, event: CaseEvent) {
         let Some(case) = self.media_link.case_of(&grant.session_id) else {
             return;
         };
+        let left = matches!(event, CaseEvent::ParticipantLeft { .. });
         let kind = event.kind_name();
         let result = self
             .mutate(&principal(grant, &case), &case, |_, _, _| Ok(vec![event]))
@@ -246,6 +248,19 @@ impl Hub {
         if let Err(error) = result {
             // E.g. the case moved on (triaged, closed) while the connection was open.
             tracing::debug!(%case, kind, %error, "media participant event not recorded");
+        }
+        if left {
+            let live = self.lock().active.get(&case).is_some_and(|c| {
+                c.session
+                    .as_ref()
+                    .is_some_and(|s| s.id.as_str() == grant.session_id && s.ended_at.is_none())
+            });
+            let connected = self
+                .media_server()
+                .is_some_and(|server| !server.participants(&grant.session_id).is_empty());
+            if !live && !connected {
+                self.media_link.cases().remove(&grant.session_id);
+            }
         }
     }
 }
