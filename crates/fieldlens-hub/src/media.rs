@@ -112,7 +112,7 @@ pub fn start(config: &Config, hub: &Arc<Hub>) -> anyhow::Result<Arc<MediaServer>
         certificate_sha256: server.certificate_sha256().to_owned(),
     });
     let _ = hub.media_link.server.set(Arc::clone(&server));
-    let _ = hub.metrics.media.set(Arc::clone(&server));
+    hub.metrics.media.set(Arc::clone(&server));
     Ok(server)
 }
 
