@@ -12,14 +12,18 @@ no generated code), so it checks the hub's endpoint against a second QUIC and TL
    resume offset, send the bytes in chunks, read acks until complete;
 5. read control messages until the photo's verdict (or an error for it) arrives.
 
+With --stop-after N it sends only the first N bytes, waits for the hub to acknowledge
+some of them as durable, and drops the connection; run it again with the same upload id
+to resume from the hub's durable offset.
+
 Prints one JSON object per line on stdout: {"event": "welcome", ...},
-{"event": "complete", ...}, {"event": "verdict", ...}, or {"event": "closed", "code":
-..., "reason": ...} when the hub closes the connection. Exit code 0 when a verdict
-arrived, 2 when the hub closed the connection or refused the upload, 3 when the
+{"event": "resume", ...}, {"event": "complete", ...}, {"event": "verdict", ...}, or
+{"event": "closed", "code": ..., "reason": ...} when the hub closes the connection.
+Exit code 0 when a verdict arrived (or the upload stopped as asked), 2 when the hub closed the connection or refused the upload, 3 when the
 certificate is not the pinned one, 1 for anything else.
 
 Usage: peer.py --endpoint HOST:PORT --sha256 HEX --session ID --token TOKEN
-               --photo FILE --step STEP [--upload-id ID] [--chunk BYTES]
+               --photo FILE --step STEP [--upload-id ID] [--chunk BYTES] [--stop-after BYTES]
 """
 
 import argparse
@@ -191,6 +195,12 @@ class Reset(Exception):
         self.code = code
 
 
+class Stopped(Exception):
+    def __init__(self, sent, acked):
+        super().__init__(f"stopped after {sent} bytes, {acked} acknowledged")
+        self.sent, self.acked = sent, acked
+
+
 class PinMismatch(Exception):
     pass
 
@@ -238,6 +248,10 @@ async def run(args):
 
         try:
             await upload_photo(peer, args, photo, sha256, max_chunk)
+        except Stopped as stopped:
+            emit("stopped", sent=stopped.sent, acked=stopped.acked)
+            peer.close()
+            return 0
         except Reset as reset:
             emit("upload_reset", code=reset.code)
 
@@ -274,19 +288,25 @@ async def upload_photo(peer, args, photo, sha256, max_chunk):
         raise ValueError("the hub's first upload reply is not a resume")
     offset = first(decode(first(resume, 1)), 1, 0)
     emit("resume", durable_offset=offset)
-    while offset < len(photo):
+    end = len(photo) if args.stop_after is None else min(len(photo), args.stop_after)
+    sent = 0
+    while offset < end:
         data = photo[offset : offset + max_chunk]
         chunk = field_varint(1, offset) + field_bytes(2, data)
         offset += len(data)
+        sent += len(data)
         peer.send(upload, framed(field_bytes(2, chunk)), end=offset == len(photo))
     acked = 0
     while True:
         reply = decode(await peer.next_message(upload, args.timeout))
         if 2 in reply:
             acked = first(decode(first(reply, 2)), 1, 0)
+            if args.stop_after is not None:
+                raise Stopped(sent, acked)
         elif 3 in reply:
             complete = decode(first(reply, 3))
-            emit("complete", size=first(complete, 1, 0), sha256=text(complete, 2), acked=acked)
+            emit("complete", size=first(complete, 1, 0), sha256=text(complete, 2), acked=acked,
+                 sent=sent)
             return
 
 
@@ -301,6 +321,7 @@ def main():
     parser.add_argument("--upload-id", default="aioquic-1")
     parser.add_argument("--chunk", type=int, default=64 * 1024)
     parser.add_argument("--timeout", type=float, default=20.0)
+    parser.add_argument("--stop-after", type=int, default=None)
     args = parser.parse_args()
     try:
         return asyncio.run(run(args))

@@ -197,14 +197,20 @@ fn python() -> PathBuf {
 }
 
 /// Runs the aioquic peer; returns its exit code and the JSON events it printed.
-async fn run_peer(session: &pb::Session, pin: &str, photo: &Path, step: &str) -> (i32, Vec<Value>) {
+async fn run_peer(
+    session: &pb::Session,
+    pin: &str,
+    photo: &Path,
+    extra: &[&str],
+) -> (i32, Vec<Value>) {
     let output = tokio::process::Command::new(python())
         .arg(repo_root().join("tests/aioquic_peer/peer.py"))
         .args(["--endpoint", &session.media_endpoint, "--sha256", pin])
         .args(["--session", &session.session_id, "--token", &session.token])
         .arg("--photo")
         .arg(photo)
-        .args(["--step", step, "--upload-id", "aioquic-front"])
+        .args(["--step", "front", "--upload-id", "aioquic-front"])
+        .args(extra)
         .kill_on_drop(true)
         .output();
     let output = tokio::time::timeout(Duration::from_secs(60), output)
@@ -226,28 +232,52 @@ fn event<'a>(events: &'a [Value], name: &str) -> Option<&'a Value> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_aioquic_peer_pins_the_certificate_uploads_a_photo_and_reads_its_verdict() {
+async fn an_aioquic_peer_pins_the_certificate_resumes_a_dropped_upload_and_reads_its_verdict() {
     let setup = Setup::start().await;
     let (case_id, token) = setup.open("media-aioquic-1").await;
     let (caller, _) = setup.pair(&case_id, &token).await;
-    let bytes = setup.photo_for("front", 3).await;
+    // Over 2 MB, so the hub makes part of it durable (every MiB) before it all arrives;
+    // JPEG decoders ignore bytes after the end-of-image marker.
+    let mut bytes = setup.photo_for("front", 3).await;
+    bytes.extend((0..2_000_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
     let sha256 = Photo::new(bytes.clone().into()).sha256().to_owned();
     let path = setup.dir.path().join("front.jpg");
     std::fs::write(&path, &bytes).unwrap();
 
     // A certificate other than the pinned one: the peer hangs up before its hello.
     let wrong_pin = "0".repeat(64);
-    let (code, events) = run_peer(&caller, &wrong_pin, &path, "front").await;
+    let (code, events) = run_peer(&caller, &wrong_pin, &path, &[]).await;
     assert_eq!(code, 3, "{events:?}");
     assert!(event(&events, "pin_mismatch").is_some(), "{events:?}");
 
-    let (code, events) = run_peer(&caller, &caller.certificate_sha256, &path, "front").await;
+    // Part of the photo, then the connection drops once the hub acknowledged some of it.
+    let pin = &caller.certificate_sha256;
+    let (code, events) = run_peer(&caller, pin, &path, &["--stop-after", "1500000"]).await;
     assert_eq!(code, 0, "{events:?}");
+    let stopped = event(&events, "stopped").expect("the partial upload stopped");
+    let acked = stopped["acked"].as_u64().unwrap();
+    assert!(acked >= 1 << 20, "{stopped}");
+
+    // Again with the same upload id: it goes on from the hub's durable offset.
+    let (code, events) = run_peer(&caller, pin, &path, &[]).await;
+    assert_eq!(code, 0, "{events:?}");
+    let resumed = event(&events, "resume").unwrap()["durable_offset"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        (acked..=1_500_000).contains(&resumed),
+        "resumed at {resumed}, acked {acked}"
+    );
     let welcome = event(&events, "welcome").expect("a welcome");
     assert_eq!(welcome["session_id"], caller.session_id.as_str());
     assert_eq!(welcome["participant_id"], case_id.as_str());
     let complete = event(&events, "complete").expect("the upload completed");
     assert_eq!(complete["size"], bytes.len());
+    assert_eq!(
+        complete["sent"],
+        bytes.len() as u64 - resumed,
+        "nothing stored is resent"
+    );
     assert_eq!(complete["sha256"], sha256.as_str());
     let verdict = event(&events, "verdict").expect("a verdict");
     assert_eq!(verdict["step_id"], "front");
