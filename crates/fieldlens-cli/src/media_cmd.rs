@@ -86,10 +86,10 @@ pub struct TechLiveArgs {
     /// Sessions at once, with --skill.
     #[arg(long, default_value_t = 1)]
     capacity: u32,
-    /// Push this guide step to the caller once connected (repeat for several).
+    /// Push this guide step to the caller once they are connected (repeat for several).
     #[arg(long = "push-step")]
     push_steps: Vec<String>,
-    /// Ask the caller for a photo of this step once connected (repeat for several).
+    /// Ask the caller for a photo of this step once they are connected (repeat for several).
     #[arg(long = "request-capture")]
     capture_steps: Vec<String>,
     /// Stop after this many seconds (default: when the caller leaves, or Ctrl-C).

@@ -366,7 +366,10 @@ impl PhotoSink for HubSink {
                 other => storage(other),
             })?;
         store.wrote();
-        hub.journal().durable().await.map_err(storage)?;
+        if record.stored > 0 {
+            // What a resume starts from must survive a crash; a start from zero always does.
+            store.durable().await.map_err(storage)?;
+        }
         self.set_durable(key, Some(record.stored));
         Ok(record.stored)
     }
