@@ -67,6 +67,7 @@ impl Measurements {
     pub(crate) fn metrics(&self) -> BTreeMap<String, f64> {
         let subject = &self.subject;
         let [left, top, right, bottom] = subject.edge_contact;
+        let [car_left, car_top, car_right, car_bottom] = subject.car_edge;
         [
             ("megapixels", self.megapixels()),
             ("mean_luma", self.exposure.mean_luma),
@@ -75,6 +76,7 @@ impl Measurements {
             ("clipped_low_share", self.exposure.clipped_low_share),
             ("glare_share", self.glare.share),
             ("glare_ellipse_iou", self.glare.ellipse_iou),
+            ("glare_halo_spread", self.glare.halo_spread),
             ("sharpness", self.blur.sharpness),
             ("blur_anisotropy", self.blur.anisotropy),
             ("noise_sigma", self.noise_sigma),
@@ -82,12 +84,18 @@ impl Measurements {
             ("level_line_share", self.tilt.level_share),
             ("line_evidence", self.tilt.evidence),
             ("subject_fill", subject.bbox.area()),
+            ("salient_fill", subject.salient_fill),
             ("subject_mask_share", subject.mask_share),
             ("subject_contrast", subject.contrast),
             ("edge_contact_left", left),
             ("edge_contact_top", top),
             ("edge_contact_right", right),
             ("edge_contact_bottom", bottom),
+            ("car_edge_left", car_left),
+            ("car_edge_top", car_top),
+            ("car_edge_right", car_right),
+            ("car_edge_bottom", car_bottom),
+            ("car_share", subject.car_share),
             ("recapture_score", self.recapture.score),
             ("screen_outline_share", self.recapture.outline_share),
             ("bezel_contrast", self.recapture.bezel_contrast),
@@ -186,7 +194,9 @@ pub(crate) fn judge(m: &Measurements, profile: &CheckProfile) -> Vec<Issue> {
     issues
 }
 
-/// Framing against the target region when the profile sets one, else against the fill limits.
+/// Framing: a subject running out of the frame on two or more edges is cut off (too close when
+/// it also fills the frame); otherwise its box is held against the target region when the
+/// profile sets one, else against the fill limits.
 fn framing(m: &Measurements, profile: &CheckProfile) -> Option<Issue> {
     let subject = m.subject_box()?;
     let fill = subject.area();
@@ -197,16 +207,24 @@ fn framing(m: &Measurements, profile: &CheckProfile) -> Option<Issue> {
             f64::from(profile.max_subject_fill),
         ),
     };
+    let min_contact = f64::from(profile.max_edge_contact);
+    let (cut_edges, contact) = m.subject.cut_edges(min_contact);
+    if cut_edges >= 2 {
+        let subtype = if cut_edges >= 3 || fill > max_fill {
+            "too_close"
+        } else {
+            "cut_off"
+        };
+        return Some(Issue::new(Reason::Framing, subtype, contact, min_contact));
+    }
     if fill > max_fill {
         return Some(Issue::new(Reason::Framing, "too_close", fill, max_fill));
     }
-    let contact = m.subject.edge_contact.iter().copied().fold(0.0, f64::max);
-    let max_contact = f64::from(profile.max_edge_contact);
-    if contact > max_contact {
-        return Some(Issue::new(Reason::Framing, "cut_off", contact, max_contact));
-    }
-    if fill < min_fill {
-        return Some(Issue::new(Reason::Framing, "too_far", fill, min_fill));
+    // Small only when the saliency map agrees: the refined mask can shrink to a detail of a
+    // scene without a car, the saliency box does not.
+    let far_fill = fill.max(m.subject.salient_fill);
+    if far_fill < min_fill {
+        return Some(Issue::new(Reason::Framing, "too_far", far_fill, min_fill));
     }
     let target = profile.target?;
     let region = NormalizedBox {
@@ -336,7 +354,10 @@ mod tests {
                     w: 0.6,
                     h: 0.6,
                 },
+                salient_fill: 0.36,
                 edge_contact: [0.0; 4],
+                car_edge: [0.1; 4],
+                car_share: 0.3,
                 mask_share: 0.3,
                 contrast: 0.5,
             },
@@ -437,6 +458,11 @@ mod tests {
         assert!(judge(&m, &profile).is_empty());
         m.subject.bbox.w = 0.1;
         m.subject.bbox.h = 0.1;
+        assert!(
+            judge(&m, &profile).is_empty(),
+            "the saliency box still sees a large subject"
+        );
+        m.subject.salient_fill = 0.02;
         assert_eq!(
             reasons(&m, &profile),
             vec![(Reason::Framing, "too_far".into())]
@@ -445,6 +471,30 @@ mod tests {
         assert!(
             judge(&m, &profile).is_empty(),
             "no distinct subject, no framing judgement"
+        );
+    }
+
+    #[test]
+    fn car_running_out_of_two_edges_is_cut_off() {
+        let profile = CheckProfile::default();
+        let mut m = clean();
+        // Right edge: the mask runs into it and the cells there look like car.
+        m.subject.edge_contact = [0.0, 0.0, 0.7, 0.0];
+        m.subject.car_edge = [0.1, 0.1, 0.8, 0.1];
+        assert!(judge(&m, &profile).is_empty(), "one edge is not enough");
+        // Bottom too, but the cells there look like road: still one edge.
+        m.subject.edge_contact[3] = 0.9;
+        assert!(judge(&m, &profile).is_empty());
+        m.subject.car_edge[3] = 0.6;
+        assert_eq!(
+            reasons(&m, &profile),
+            vec![(Reason::Framing, "cut_off".into())]
+        );
+        m.subject.edge_contact[1] = 0.5;
+        m.subject.car_edge[1] = 0.5;
+        assert_eq!(
+            reasons(&m, &profile),
+            vec![(Reason::Framing, "too_close".into())]
         );
     }
 

@@ -12,18 +12,25 @@
 //! # Glare
 //!
 //! A specular reflection of a compact light source (sun, flash, lamp) on a smooth surface is a
-//! compact, convex, fully saturated blob with a soft rim, lying *on* the subject rather than
-//! running out of the frame like a bright sky or a window does. So the clipped pixels
-//! (luma ≥ 250) are split into connected regions; a region is glare when it
+//! compact, convex, fully saturated blob whose light falls off smoothly around it (a halo),
+//! lying *on* the subject rather than running out of the frame like a bright sky or a window
+//! does. So the clipped pixels (luma ≥ 250) are split into connected regions, and each region
+//! is first reduced to its **core**: a morphological opening with a disc of half the region's
+//! largest inscribed radius (from its distance transform) cuts off thin clipped stretches —
+//! white paint, a chrome strip — that touch the blob, which would otherwise spoil its shape.
+//! A core is glare when it
 //!
 //! - does not touch the frame's edge (skies, windows and lamps cut by the frame do),
 //! - is shaped like an ellipse: its overlap (IoU) with the ellipse fitted to its outline is at
 //!   least 0.85 (clipped white paint or paper follows the object's edges, not an ellipse),
+//! - has a **soft halo**: the ring 2–8 px outside it is bright but not clipped (mean luma below
+//!   245) and even (standard deviation at most 35) — the light fading out, not the sharp edge
+//!   of a white panel next to dark trim, nor a brighter area the core merely sits in,
 //! - covers more than `max_glare_share` of the frame.
 //!
-//! The largest such region's share is reported as `glare_share`.
+//! The largest such core's share is reported as `glare_share`.
 
-use opencv::core::{self, Mat, Point, Scalar, Vector};
+use opencv::core::{self, Mat, Point, Scalar, Size, Vector};
 use opencv::imgproc;
 use opencv::prelude::*;
 
@@ -37,6 +44,12 @@ const CLIPPED_LOW: u8 = 5;
 const GLARE_MIN_ELLIPSE_IOU: f64 = 0.85;
 /// Regions smaller than this share of the frame are not examined (speed; never glare).
 const GLARE_MIN_EXAMINED: f64 = 0.002;
+/// Inner and outer offsets, in pixels of the working copy, of the ring a halo is read in.
+const HALO_RING: (i32, i32) = (2, 8);
+/// A halo is below this mean luma (not part of a larger clipped area)…
+const HALO_MAX_MEAN: f64 = 245.0;
+/// …and at most this uneven (no sharp edge next to the highlight).
+const HALO_MAX_SPREAD: f64 = 35.0;
 
 /// Luma statistics of the working copy.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -89,16 +102,54 @@ pub(crate) fn measure_exposure(gray: &Mat) -> Result<Exposure, QualityError> {
 pub(crate) struct Glare {
     /// Its share of the frame (0 when none).
     pub share: f64,
-    /// IoU of the region with its fitted ellipse.
+    /// IoU of its core with the fitted ellipse.
     pub ellipse_iou: f64,
-    /// Centre, normalised 0..1.
-    pub centre: (f64, f64),
+    /// Standard deviation of luma in the ring around it.
+    pub halo_spread: f64,
 }
 
-/// Finds the largest elliptical clipped region that does not touch the frame's edge.
+/// Finds the largest elliptical clipped core with a soft halo that does not touch the frame's
+/// edge.
 pub(crate) fn find_glare(gray: &Mat) -> Result<Glare, QualityError> {
-    let (width, height) = (gray.cols(), gray.rows());
-    let frame = f64::from(width) * f64::from(height);
+    let frame = f64::from(gray.cols()) * f64::from(gray.rows());
+    let min_area = (GLARE_MIN_EXAMINED * frame).ceil() as i32;
+    let clipped = clipped_mask(gray)?;
+    let mut best = Glare::default();
+    for (region, bounds) in regions(&clipped, min_area)? {
+        // Work in a padded window so openings and halos are not cut by the window's edge.
+        let pad = HALO_RING.1 + 2;
+        let window = padded(bounds, pad, gray);
+        let mask = Mat::roi(&region, window)?.try_clone()?;
+        let core = core_of(&mask)?;
+        let (origin_x, origin_y) = (window.x, window.y);
+        for (part, part_bounds) in regions(&core, min_area)? {
+            let share = f64::from(core::count_non_zero(&part)?) / frame;
+            let (x, y) = (origin_x + part_bounds.x, origin_y + part_bounds.y);
+            let touches_edge = x == 0
+                || y == 0
+                || x + part_bounds.width == gray.cols()
+                || y + part_bounds.height == gray.rows();
+            if touches_edge || share <= best.share {
+                continue;
+            }
+            let ellipse_iou = ellipse_overlap(&part)?;
+            if ellipse_iou < GLARE_MIN_ELLIPSE_IOU {
+                continue;
+            }
+            let (halo_mean, halo_spread) = halo(&Mat::roi(gray, window)?.try_clone()?, &part)?;
+            if halo_mean < HALO_MAX_MEAN && halo_spread <= HALO_MAX_SPREAD {
+                best = Glare {
+                    share,
+                    ellipse_iou,
+                    halo_spread,
+                };
+            }
+        }
+    }
+    Ok(best)
+}
+
+fn clipped_mask(gray: &Mat) -> Result<Mat, QualityError> {
     let mut clipped = Mat::default();
     imgproc::threshold(
         gray,
@@ -107,73 +158,101 @@ pub(crate) fn find_glare(gray: &Mat) -> Result<Glare, QualityError> {
         255.0,
         imgproc::THRESH_BINARY,
     )?;
+    Ok(clipped)
+}
+
+/// Connected regions of a binary mask of at least `min_area` pixels: each as a full-size mask
+/// and its bounding box.
+fn regions(mask: &Mat, min_area: i32) -> Result<Vec<(Mat, core::Rect)>, QualityError> {
     let (mut labels, mut stats, mut centroids) = (Mat::default(), Mat::default(), Mat::default());
     let count = imgproc::connected_components_with_stats(
-        &clipped,
+        mask,
         &mut labels,
         &mut stats,
         &mut centroids,
         8,
         core::CV_32S,
     )?;
-    let mut best = Glare::default();
+    let mut out = Vec::new();
     for label in 1..count {
         let stat =
             |column: i32| -> Result<i32, QualityError> { Ok(*stats.at_2d::<i32>(label, column)?) };
-        let (x, y, w, h, area) = (
+        if stat(imgproc::CC_STAT_AREA)? < min_area {
+            continue;
+        }
+        let bounds = core::Rect::new(
             stat(imgproc::CC_STAT_LEFT)?,
             stat(imgproc::CC_STAT_TOP)?,
             stat(imgproc::CC_STAT_WIDTH)?,
             stat(imgproc::CC_STAT_HEIGHT)?,
-            stat(imgproc::CC_STAT_AREA)?,
         );
-        let share = f64::from(area) / frame;
-        let touches_edge = x == 0 || y == 0 || x + w == width || y + h == height;
-        if touches_edge || share < GLARE_MIN_EXAMINED || share <= best.share {
-            continue;
-        }
-        let ellipse_iou = ellipse_overlap(&labels, label, core::Rect::new(x, y, w, h), area)?;
-        if ellipse_iou >= GLARE_MIN_ELLIPSE_IOU {
-            best = Glare {
-                share,
-                ellipse_iou,
-                centre: (
-                    (f64::from(x) + f64::from(w) / 2.0) / f64::from(width),
-                    (f64::from(y) + f64::from(h) / 2.0) / f64::from(height),
-                ),
-            };
-        }
+        let mut region = Mat::default();
+        core::compare(
+            &labels,
+            &Scalar::all(f64::from(label)),
+            &mut region,
+            core::CMP_EQ,
+        )?;
+        out.push((region, bounds));
     }
-    Ok(best)
+    Ok(out)
 }
 
-/// IoU between one labelled region and the ellipse fitted to its outer contour.
-fn ellipse_overlap(
-    labels: &Mat,
-    label: i32,
-    bounds: core::Rect,
-    area: i32,
-) -> Result<f64, QualityError> {
-    // Work in a padded window around the region so the ellipse may overhang it.
-    let pad = bounds.width.max(bounds.height) / 2 + 2;
-    let window = core::Rect::new((bounds.x - pad).max(0), (bounds.y - pad).max(0), 0, 0);
-    let window = core::Rect::new(
-        window.x,
-        window.y,
-        (bounds.x + bounds.width + pad).min(labels.cols()) - window.x,
-        (bounds.y + bounds.height + pad).min(labels.rows()) - window.y,
-    );
-    let region_labels = Mat::roi(labels, window)?;
-    let mut mask = Mat::default();
-    core::compare(
-        &region_labels,
-        &Scalar::all(f64::from(label)),
-        &mut mask,
-        core::CMP_EQ,
+/// `bounds` grown by `pad` on every side, clipped to the image.
+fn padded(bounds: core::Rect, pad: i32, image: &Mat) -> core::Rect {
+    let (x0, y0) = ((bounds.x - pad).max(0), (bounds.y - pad).max(0));
+    let x1 = (bounds.x + bounds.width + pad).min(image.cols());
+    let y1 = (bounds.y + bounds.height + pad).min(image.rows());
+    core::Rect::new(x0, y0, x1 - x0, y1 - y0)
+}
+
+/// The region opened with a disc of half its largest inscribed radius.
+fn core_of(mask: &Mat) -> Result<Mat, QualityError> {
+    let mut distance = Mat::default();
+    imgproc::distance_transform(mask, &mut distance, imgproc::DIST_L2, 5, core::CV_32F)?;
+    let mut deepest = 0.0;
+    core::min_max_loc(
+        &distance,
+        None,
+        Some(&mut deepest),
+        None,
+        None,
+        &core::no_array(),
     )?;
+    let radius = (deepest / 2.0).floor() as i32;
+    if radius < 2 {
+        return Ok(mask.clone());
+    }
+    let disc = imgproc::get_structuring_element_def(
+        imgproc::MORPH_ELLIPSE,
+        Size::new(2 * radius + 1, 2 * radius + 1),
+    )?;
+    let mut core = Mat::default();
+    imgproc::morphology_ex_def(mask, &mut core, imgproc::MORPH_OPEN, &disc)?;
+    Ok(core)
+}
+
+/// Mean and standard deviation of luma in the ring [`HALO_RING`] pixels outside the mask.
+fn halo(gray: &Mat, mask: &Mat) -> Result<(f64, f64), QualityError> {
+    let grow = |pixels: i32| -> Result<Mat, QualityError> {
+        let kernel = Mat::ones(2 * pixels + 1, 2 * pixels + 1, core::CV_8U)?.to_mat()?;
+        let mut out = Mat::default();
+        imgproc::dilate_def(mask, &mut out, &kernel)?;
+        Ok(out)
+    };
+    let (inner, outer) = (grow(HALO_RING.0)?, grow(HALO_RING.1)?);
+    let mut ring = Mat::default();
+    core::subtract_def(&outer, &inner, &mut ring)?;
+    let (mut mean, mut spread) = (core::Scalar::default(), core::Scalar::default());
+    core::mean_std_dev(gray, &mut mean, &mut spread, &ring)?;
+    Ok((mean[0], spread[0]))
+}
+
+/// IoU between a region (a binary mask) and the ellipse fitted to its outer contour.
+fn ellipse_overlap(mask: &Mat) -> Result<f64, QualityError> {
     let mut contours = Vector::<Vector<Point>>::new();
     imgproc::find_contours(
-        &mask,
+        mask,
         &mut contours,
         imgproc::RETR_EXTERNAL,
         imgproc::CHAIN_APPROX_NONE,
@@ -188,13 +267,12 @@ fn ellipse_overlap(
     let ellipse = imgproc::fit_ellipse(&outline)?;
     let mut drawn = Mat::zeros(mask.rows(), mask.cols(), core::CV_8U)?.to_mat()?;
     imgproc::ellipse_rotated_rect(&mut drawn, ellipse, Scalar::all(255.0), -1, imgproc::LINE_8)?;
-    let ellipse_area = core::count_non_zero(&drawn)?;
-    let mut both = Mat::default();
-    core::bitwise_and(&drawn, &mask, &mut both, &core::no_array())?;
-    let intersection = core::count_non_zero(&both)?;
-    let union = area + ellipse_area - intersection;
+    let (mut both, mut either) = (Mat::default(), Mat::default());
+    core::bitwise_and(&drawn, mask, &mut both, &core::no_array())?;
+    core::bitwise_or(&drawn, mask, &mut either, &core::no_array())?;
+    let union = core::count_non_zero(&either)?;
     Ok(if union > 0 {
-        f64::from(intersection) / f64::from(union)
+        f64::from(core::count_non_zero(&both)?) / f64::from(union)
     } else {
         0.0
     })

@@ -14,13 +14,15 @@
 //! so scores and thresholds mean the same for a 0.8 MP and a 12 MP photo. The method behind
 //! each check is documented in its module: [`decode`] (guarded decoding), `exposure`
 //! (exposure and glare), `sharpness` (blur and noise), `tilt`, `subject` (subject box, used
-//! for framing), `recapture`, `duplicate`.
+//! for framing) with [`carness`] (the learned car-likeness of each cell), `recapture`,
+//! `duplicate`.
 //!
 //! Input is untrusted: sizes are checked against the profile before any pixel is allocated,
 //! truncated and corrupt data are errors, and the whole path from bytes to report is fuzzed
 //! (`fuzz/`, target `decode`: 15 minutes, 237,538 inputs, no panic or crash found).
 
 pub mod baseline;
+pub mod carness;
 pub mod decode;
 mod duplicate;
 mod engine;

@@ -63,9 +63,10 @@ pub struct CheckProfile {
     /// Largest accepted share of the frame the subject box covers (`framing`, `too_close`),
     /// used when no `target` is set. Default 0.92.
     pub max_subject_fill: f32,
-    /// Largest accepted share of one frame edge that the subject runs into (`framing`,
-    /// `cut_off`). Default 0.8: the subject estimate is biased towards the frame's centre, so
-    /// only a subject running along most of an edge counts as cut off.
+    /// Share of a frame edge the subject mask must cover for the subject to count as running
+    /// out of the frame there (with the cells along that edge looking like car); a subject
+    /// that runs out on two or more edges is `framing` (`cut_off`, or `too_close` on three or
+    /// when it also fills more than the largest fill). Default 0.4.
     pub max_edge_contact: f32,
     /// Smallest share of the subject box that must lie inside `target`, when set (`framing`,
     /// `off_target`). Default 0.6.
@@ -100,7 +101,7 @@ impl Default for CheckProfile {
             max_tilt_degrees: 10.0,
             min_subject_fill: 0.12,
             max_subject_fill: 0.92,
-            max_edge_contact: 0.8,
+            max_edge_contact: 0.4,
             min_target_overlap: 0.6,
             max_recapture_score: 0.5,
             max_duplicate_distance: 11,

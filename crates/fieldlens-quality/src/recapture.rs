@@ -1,22 +1,31 @@
 //! Recapture: a photo of a screen rather than of the thing itself.
 //!
-//! A screen photographed from a normal distance shows up as a lit, convex quadrilateral lying
-//! inside the frame, much brighter than what surrounds it — the bezel, the desk, the wall. Two
-//! detectors look for that shape, and the stronger evidence counts:
+//! A screen photographed from a normal distance shows up as a convex quadrilateral lying inside
+//! the frame whose picture is set off by a dark bezel — and it is a light source, so its
+//! picture is brighter than the bezel and usually than what surrounds it. Two detectors look
+//! for that shape, and the stronger evidence counts:
 //!
 //! - **outline with a dark bezel**: Canny edges on the blurred grey working copy (two threshold
 //!   pairs, for dim and bright screens), dilated by one pixel so the outline closes; outer
 //!   contours whose convex hull simplifies (Douglas–Peucker, 3% of the perimeter) to a
-//!   quadrilateral covering 4–97% of the frame; scored (interior − ring) / 80 when the ring just
-//!   outside (4% of the quad's size wide) is dark (mean luma ≤ 65);
+//!   quadrilateral; scored (interior − ring) / 80 when the ring just outside (4% of the quad's
+//!   size wide) is dark (mean luma ≤ 65);
 //! - **lit rectangle**: the pixels above the 50th, 60th … 90th luma percentile are split into
-//!   connected regions; a region not touching the frame's edge, covering 3–90% of the frame,
-//!   whose hull simplifies to a quadrilateral it fills to at least 85%, scores
-//!   (interior − ring) / 140 — a screen is the light source of its scene.
+//!   connected regions; a region not touching the frame's edge whose hull simplifies to a
+//!   quadrilateral it fills to at least 85% scores (interior − ring) / 140 — a screen is the
+//!   light source of its scene.
+//!
+//! Either way the quadrilateral must cover at least [`MIN_AREA`] of the frame (a photo taken to
+//! pass off a screen shows it prominently; a small bright rectangle is a window, a label or a
+//! picture on the wall) and its interior must be an evenly lit picture: a luma spread of at
+//! most [`MAX_INTERIOR_SPREAD`]. A display's picture, photographed with the exposure set for the
+//! room, spans a limited range; a quadrilateral drawn around a real object (a white car body
+//! with black tyres and shadows) spans the whole range.
 //!
 //! `recapture_score` is the larger score, 0..1. Both cues describe the geometry and photometry
 //! of an emissive display, not any particular device, so they carry over to phones, tablets,
-//! monitors and TVs; what they cannot see is a screen filling the whole frame (no outline).
+//! monitors and TVs; what they cannot see is a screen filling the whole frame (no outline) or
+//! a printout (no light of its own).
 
 use opencv::core::{self, Mat, Point, Scalar, Size, Vector};
 use opencv::imgproc;
@@ -25,7 +34,11 @@ use opencv::prelude::*;
 use crate::QualityError;
 
 /// Smallest share of the frame a screen outline must cover.
-const MIN_AREA: f64 = 0.04;
+const MIN_AREA: f64 = 0.1;
+/// Contours enclosing less than this share of the frame are not examined (speed).
+const MIN_CONTOUR: f64 = 0.04;
+/// Largest luma standard deviation inside a screen's picture.
+const MAX_INTERIOR_SPREAD: f64 = 65.0;
 /// Largest share (a quadrilateral that is the whole frame is not an outline).
 const MAX_AREA: f64 = 0.97;
 /// Brightest ring that still counts as a bezel.
@@ -64,7 +77,8 @@ pub(crate) fn measure_recapture(gray: &Mat) -> Result<Recapture, QualityError> {
             imgproc::CHAIN_APPROX_SIMPLE,
         )?;
         for contour in &contours {
-            if imgproc::contour_area_def(&contour)? < MIN_AREA * frame {
+            // Cheap first cut; the quadrilateral's own area decides below.
+            if imgproc::contour_area_def(&contour)? < MIN_CONTOUR * frame {
                 continue;
             }
             let mut hull = Vector::<Point>::new();
@@ -79,12 +93,15 @@ pub(crate) fn measure_recapture(gray: &Mat) -> Result<Recapture, QualityError> {
             if !(MIN_AREA..=MAX_AREA).contains(&share) {
                 continue;
             }
-            let contrast = bezel_contrast(gray, &quad, share * frame)?;
-            let Some((interior, ring)) = contrast else {
+            let Some(rings) = bezel_contrast(gray, &quad, share * frame)? else {
                 continue;
             };
-            let score = if ring <= MAX_BEZEL_LUMA {
-                ((interior - ring) / FULL_CONTRAST).clamp(0.0, 1.0)
+            if rings.interior_spread > MAX_INTERIOR_SPREAD {
+                continue;
+            }
+            let bezel = rings.outside;
+            let score = if bezel <= MAX_BEZEL_LUMA {
+                ((rings.interior - bezel) / FULL_CONTRAST).clamp(0.0, 1.0)
             } else {
                 0.0
             };
@@ -92,7 +109,7 @@ pub(crate) fn measure_recapture(gray: &Mat) -> Result<Recapture, QualityError> {
                 best = Recapture {
                     score,
                     outline_share: share,
-                    bezel_contrast: interior - ring,
+                    bezel_contrast: rings.interior - bezel,
                 };
             }
         }
@@ -159,7 +176,7 @@ fn lit_rectangle(blurred: &Mat, gray: &Mat) -> Result<Recapture, QualityError> {
                 f64::from(stat(imgproc::CC_STAT_AREA)?),
             );
             let touches_edge = x == 0 || y == 0 || x + w == width || y + h == height;
-            if touches_edge || !(0.03..=0.9).contains(&(area / frame)) {
+            if touches_edge || !(MIN_AREA..=0.9).contains(&(area / frame)) {
                 continue;
             }
             let mut region = Mat::default();
@@ -188,9 +205,13 @@ fn lit_rectangle(blurred: &Mat, gray: &Mat) -> Result<Recapture, QualityError> {
             if quad.len() != 4 || area < LIT_MIN_FILL * quad_area {
                 continue;
             }
-            let Some((interior, ring)) = bezel_contrast(gray, &quad, quad_area)? else {
+            let Some(rings) = bezel_contrast(gray, &quad, quad_area)? else {
                 continue;
             };
+            if rings.interior_spread > MAX_INTERIOR_SPREAD {
+                continue;
+            }
+            let (interior, ring) = (rings.interior, rings.outside);
             let score = ((interior - ring) / LIT_FULL_CONTRAST).clamp(0.0, 1.0);
             if score > best.score {
                 best = Recapture {
@@ -204,12 +225,22 @@ fn lit_rectangle(blurred: &Mat, gray: &Mat) -> Result<Recapture, QualityError> {
     Ok(best)
 }
 
-/// Mean luma inside the quadrilateral (eroded) and in a ring just outside it.
+/// Luma statistics of a quadrilateral and the ring just outside its outline.
+struct Rings {
+    /// Mean luma of the interior (the quadrilateral eroded by the ring width).
+    interior: f64,
+    /// Standard deviation of luma in the interior.
+    interior_spread: f64,
+    /// Mean luma of the ring just outside the outline.
+    outside: f64,
+}
+
+/// Interior and ring statistics of a quadrilateral; `None` when it is too thin to have them.
 fn bezel_contrast(
     gray: &Mat,
     quad: &Vector<Point>,
     area: f64,
-) -> Result<Option<(f64, f64)>, QualityError> {
+) -> Result<Option<Rings>, QualityError> {
     let mut mask = Mat::zeros(gray.rows(), gray.cols(), core::CV_8U)?.to_mat()?;
     let polygons = Vector::<Vector<Point>>::from_iter([quad.clone()]);
     imgproc::fill_poly_def(&mut mask, &polygons, Scalar::all(255.0))?;
@@ -218,12 +249,16 @@ fn bezel_contrast(
     let (mut inner, mut outer) = (Mat::default(), Mat::default());
     imgproc::erode_def(&mask, &mut inner, &kernel)?;
     imgproc::dilate_def(&mask, &mut outer, &kernel)?;
-    let mut ring = Mat::default();
-    core::subtract_def(&outer, &mask, &mut ring)?;
-    if core::count_non_zero(&inner)? < 10 || core::count_non_zero(&ring)? < 10 {
+    let mut ring_out = Mat::default();
+    core::subtract_def(&outer, &mask, &mut ring_out)?;
+    if core::count_non_zero(&inner)? < 10 || core::count_non_zero(&ring_out)? < 10 {
         return Ok(None);
     }
-    let inside = core::mean(gray, &inner)?[0];
-    let around = core::mean(gray, &ring)?[0];
-    Ok(Some((inside, around)))
+    let (mut mean, mut spread) = (Scalar::default(), Scalar::default());
+    core::mean_std_dev(gray, &mut mean, &mut spread, &inner)?;
+    Ok(Some(Rings {
+        interior: mean[0],
+        interior_spread: spread[0],
+        outside: core::mean(gray, &ring_out)?[0],
+    }))
 }

@@ -12,17 +12,24 @@
 //!   probability that its colour belongs to the subject. This still works when the subject runs
 //!   out of the frame, where the barrier cue fails.
 //!
-//! The two maps are averaged, Otsu's threshold separates subject from background, and the box is
-//! the 1st–99th percentile range of the above-threshold saliency mass projected onto each axis
-//! (robust to stray background blobs, unlike a bounding box of a binary mask). The share of each
-//! frame edge the subject mask runs into is kept too: it tells a subject cut off by the frame
-//! from one that merely sits near it.
+//! The two maps are averaged into the saliency map; its contrast (mean inside minus outside the
+//! Otsu mask) says whether the scene has a distinct subject at all.
+//!
+//! Both cues assume the frame's edge is background, so the subject's extent is then refined
+//! with a third cue that does not: the learned car-likeness of each cell ([`crate::carness`]).
+//! The mean of the saliency and car-likeness maps seeds **GrabCut** (Rother et al. 2004):
+//! above 0.8 sure subject, above 0.5 probably subject, below 0.15 sure background, probably
+//! background otherwise; four iterations of colour-model fitting and graph cut give the
+//! subject mask. The box is the 1st–99th percentile range of the mask projected onto each axis
+//! (robust to stray specks). Per frame edge, the share covered by the mask and the mean
+//! car-likeness along it say where the subject runs out of the frame.
 
-use opencv::core::{Mat, Size};
+use opencv::core::{self, Mat, Size};
 use opencv::imgproc;
 use opencv::prelude::*;
 
 use crate::QualityError;
+use crate::carness::{self, CarMap};
 use crate::report::NormalizedBox;
 
 /// Long side of the copy the subject is estimated on.
@@ -34,18 +41,51 @@ const BAND: f64 = 0.06;
 /// Share of saliency mass left outside the box on each side.
 const TAIL: f64 = 0.01;
 
+/// Seed levels of the blended map for GrabCut: sure subject, probable subject, sure background.
+const SURE_SUBJECT: f32 = 0.8;
+const PROBABLE_SUBJECT: f32 = 0.5;
+const SURE_BACKGROUND: f32 = 0.15;
+/// GrabCut iterations.
+const GRABCUT_ITERATIONS: i32 = 4;
+
 /// The estimated subject.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Subject {
-    /// Box, normalised.
+    /// Box of the subject mask, normalised.
     pub bbox: NormalizedBox,
-    /// Share of each frame edge (left, top, right, bottom) covered by the subject mask.
+    /// Share of the frame covered by the saliency map's own box (before the refinement).
+    pub salient_fill: f64,
+    /// Share of each frame edge (left, top, right, bottom; corners left out) covered by the
+    /// subject mask.
     pub edge_contact: [f64; 4],
+    /// Mean car-likeness along each frame edge (left, top, right, bottom).
+    pub car_edge: [f64; 4],
+    /// Share of the frame's cells that look more like car than not.
+    pub car_share: f64,
     /// Share of the frame covered by the subject mask.
     pub mask_share: f64,
-    /// Mean saliency inside the mask minus outside (0..1): how distinct the subject is.
+    /// Mean saliency inside its Otsu mask minus outside (0..1): how distinct the subject is.
     pub contrast: f64,
 }
+
+impl Subject {
+    /// Frame edges the subject runs out of: the mask covers at least `min_contact` of the edge
+    /// and the cells along it look like car (mean car-likeness at least [`MIN_CAR_EDGE`]).
+    /// Returns the number of such edges and the smallest mask contact among the two strongest.
+    pub fn cut_edges(&self, min_contact: f64) -> (usize, f64) {
+        let mut cut: Vec<f64> = (0..4)
+            .filter(|&side| {
+                self.edge_contact[side] >= min_contact && self.car_edge[side] >= MIN_CAR_EDGE
+            })
+            .map(|side| self.edge_contact[side])
+            .collect();
+        cut.sort_by(|a, b| b.total_cmp(a));
+        (cut.len(), cut.get(1).copied().unwrap_or(0.0))
+    }
+}
+
+/// Smallest mean car-likeness along a frame edge for the subject to count as running out of it.
+pub(crate) const MIN_CAR_EDGE: f64 = 0.4;
 
 /// Estimates the subject on a BGR 8-bit image.
 pub(crate) fn estimate_subject(bgr: &Mat) -> Result<Subject, QualityError> {
@@ -66,12 +106,124 @@ pub(crate) fn estimate_subject(bgr: &Mat) -> Result<Subject, QualityError> {
 
     let barrier = normalised(minimum_barrier(lab, w, h));
     let contrast = colour_contrast(lab, w, h)?;
-    let saliency: Vec<f32> = barrier
+    let saliency = normalised(
+        barrier
+            .iter()
+            .zip(&contrast)
+            .map(|(a, b)| 0.5 * (a + b))
+            .collect(),
+    );
+    let salient = subject_from_map(&saliency, w, h);
+    let car = carness::car_map(bgr)?;
+    let seed = blend(&saliency, &car, size)?;
+    let mask = segment(&smooth, &seed)?;
+    let bbox = box_of_mask(&mask, w, h).unwrap_or(salient.bbox);
+    Ok(Subject {
+        bbox,
+        salient_fill: salient.bbox.area(),
+        edge_contact: mask_edges(&mask, w, h),
+        car_edge: car.edge_means(),
+        car_share: car.share(),
+        mask_share: mask.iter().filter(|&&inside| inside).count() as f64 / (w * h) as f64,
+        contrast: salient.contrast,
+    })
+}
+
+/// Mean of the saliency map and the car-likeness map resized to it (saliency alone when the
+/// photo is too small for a car map).
+fn blend(saliency: &[f32], car: &CarMap, size: Size) -> Result<Vec<f32>, QualityError> {
+    if car.probability.is_empty() {
+        return Ok(saliency.to_vec());
+    }
+    let cells = Mat::new_rows_cols_with_data(car.rows as i32, car.cols as i32, &car.probability)?;
+    let mut resized = Mat::default();
+    imgproc::resize(&cells, &mut resized, size, 0.0, 0.0, imgproc::INTER_LINEAR)?;
+    Ok(saliency
         .iter()
-        .zip(&contrast)
-        .map(|(a, b)| 0.5 * (a + b))
+        .zip(resized.data_typed::<f32>()?)
+        .map(|(s, c)| 0.5 * (s + c))
+        .collect())
+}
+
+/// GrabCut seeded by the blended map; the seed's own threshold when GrabCut has nothing to
+/// work with (no sure background or no subject).
+fn segment(bgr: &Mat, seed: &[f32]) -> Result<Vec<bool>, QualityError> {
+    let fallback = || seed.iter().map(|&v| v > PROBABLE_SUBJECT).collect();
+    let labels: Vec<u8> = seed
+        .iter()
+        .map(|&v| {
+            let label = if v > SURE_SUBJECT {
+                imgproc::GC_FGD
+            } else if v > PROBABLE_SUBJECT {
+                imgproc::GC_PR_FGD
+            } else if v < SURE_BACKGROUND {
+                imgproc::GC_BGD
+            } else {
+                imgproc::GC_PR_BGD
+            };
+            label as u8
+        })
         .collect();
-    Ok(subject_from_map(&saliency, w, h))
+    let is_subject = |label: u8| i32::from(label) & 1 == 1; // FGD = 1, PR_FGD = 3
+    if labels.iter().all(|&l| is_subject(l)) || !labels.iter().any(|&l| is_subject(l)) {
+        return Ok(fallback());
+    }
+    let mut mask = Mat::new_rows_cols_with_data(bgr.rows(), bgr.cols(), &labels)?.try_clone()?;
+    let (mut background, mut foreground) = (Mat::default(), Mat::default());
+    // GrabCut seeds its colour models with k-means++, which draws from the thread's RNG: fix
+    // it so that the same photo always gives the same mask.
+    core::set_rng_seed(0x5eed)?;
+    let cut = imgproc::grab_cut(
+        bgr,
+        &mut mask,
+        core::Rect::default(),
+        &mut background,
+        &mut foreground,
+        GRABCUT_ITERATIONS,
+        imgproc::GC_INIT_WITH_MASK,
+    );
+    if cut.is_err() {
+        // Degenerate colour statistics (e.g. a flat image): keep the seed.
+        return Ok(fallback());
+    }
+    Ok(mask.data_bytes()?.iter().map(|&l| is_subject(l)).collect())
+}
+
+/// Share of each frame edge (left, top, right, bottom; corners left out) inside the mask.
+fn mask_edges(mask: &[bool], w: usize, h: usize) -> [f64; 4] {
+    if w < 3 || h < 3 {
+        return [0.0; 4];
+    }
+    let share = |cells: &mut dyn Iterator<Item = usize>, n: usize| {
+        cells.filter(|&i| mask[i]).count() as f64 / n as f64
+    };
+    [
+        share(&mut (1..h - 1).map(|y| y * w), h - 2),
+        share(&mut (1..w - 1), w - 2),
+        share(&mut (1..h - 1).map(|y| y * w + w - 1), h - 2),
+        share(&mut (1..w - 1).map(|x| (h - 1) * w + x), w - 2),
+    ]
+}
+
+/// The mask's box, trimmed by [`TAIL`] of its mass on each side; `None` for an empty mask.
+fn box_of_mask(mask: &[bool], w: usize, h: usize) -> Option<NormalizedBox> {
+    let mut columns = vec![0f64; w];
+    let mut rows = vec![0f64; h];
+    for (i, _) in mask.iter().enumerate().filter(|(_, inside)| **inside) {
+        columns[i % w] += 1.0;
+        rows[i / w] += 1.0;
+    }
+    if rows.iter().sum::<f64>() == 0.0 {
+        return None;
+    }
+    let (x0, x1) = mass_range(&columns);
+    let (y0, y1) = mass_range(&rows);
+    Some(NormalizedBox {
+        x: x0 as f64 / w as f64,
+        y: y0 as f64 / h as f64,
+        w: (x1 - x0) as f64 / w as f64,
+        h: (y1 - y0) as f64 / h as f64,
+    })
 }
 
 fn normalised(mut map: Vec<f32>) -> Vec<f32> {
@@ -196,27 +348,27 @@ fn otsu(map: &[f32]) -> f32 {
     (threshold + 1) as f32 / 255.0
 }
 
-fn subject_from_map(map: &[f32], w: usize, h: usize) -> Subject {
-    let max = map.iter().copied().fold(0f32, f32::max).max(1e-6);
-    let scaled: Vec<f32> = map.iter().map(|v| v / max).collect();
-    let threshold = otsu(&scaled);
+/// The saliency map's own verdict: its box and how distinct its subject is.
+struct Salient {
+    bbox: NormalizedBox,
+    contrast: f64,
+}
+
+/// Box (saliency mass above the Otsu threshold, tails trimmed) and contrast of a 0..1 map.
+fn subject_from_map(map: &[f32], w: usize, h: usize) -> Salient {
+    let threshold = otsu(map);
     let mut columns = vec![0f64; w];
     let mut rows = vec![0f64; h];
-    let mut edge = [0usize; 4];
     let (mut inside, mut inside_sum, mut outside_sum) = (0usize, 0f64, 0f64);
     for y in 0..h {
         for x in 0..w {
-            let v = scaled[y * w + x];
+            let v = map[y * w + x];
             let excess = f64::from((v - threshold).max(0.0));
             columns[x] += excess;
             rows[y] += excess;
             if v > threshold {
                 inside += 1;
                 inside_sum += f64::from(v);
-                edge[0] += usize::from(x == 0);
-                edge[1] += usize::from(y == 0);
-                edge[2] += usize::from(x == w - 1);
-                edge[3] += usize::from(y == h - 1);
             } else {
                 outside_sum += f64::from(v);
             }
@@ -230,20 +382,13 @@ fn subject_from_map(map: &[f32], w: usize, h: usize) -> Subject {
     };
     let (x0, x1) = mass_range(&columns);
     let (y0, y1) = mass_range(&rows);
-    Subject {
+    Salient {
         bbox: NormalizedBox {
             x: x0 as f64 / w as f64,
             y: y0 as f64 / h as f64,
             w: (x1 - x0) as f64 / w as f64,
             h: (y1 - y0) as f64 / h as f64,
         },
-        edge_contact: [
-            edge[0] as f64 / h as f64,
-            edge[1] as f64 / w as f64,
-            edge[2] as f64 / h as f64,
-            edge[3] as f64 / w as f64,
-        ],
-        mask_share: inside as f64 / (w * h) as f64,
         contrast,
     }
 }
@@ -315,5 +460,6 @@ mod tests {
         let iou = overlap / (subject.bbox.area() + truth.area() - overlap);
         assert!(iou > 0.8, "{subject:?}");
         assert_eq!(subject.edge_contact, [0.0; 4]);
+        assert_eq!(subject.cut_edges(0.3).0, 0);
     }
 }
