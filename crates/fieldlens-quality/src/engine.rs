@@ -82,6 +82,7 @@ impl Measurements {
             ("noise_sigma", self.noise_sigma),
             ("tilt_degrees", self.tilt.degrees),
             ("level_line_share", self.tilt.level_share),
+            ("line_peak_share", self.tilt.peak_share),
             ("line_evidence", self.tilt.evidence),
             ("subject_fill", subject.bbox.area()),
             ("salient_fill", subject.salient_fill),
@@ -194,8 +195,8 @@ pub(crate) fn judge(m: &Measurements, profile: &CheckProfile) -> Vec<Issue> {
     issues
 }
 
-/// Framing: a subject running out of the frame on two or more edges is cut off (too close when
-/// it also fills the frame); otherwise its box is held against the target region when the
+/// Framing: a subject running out of the frame on two or more edges, or plainly on one, is cut
+/// off (too close when it also fills the frame); otherwise its box is held against the target region when the
 /// profile sets one, else against the fill limits.
 fn framing(m: &Measurements, profile: &CheckProfile) -> Option<Issue> {
     let subject = m.subject_box()?;
@@ -211,6 +212,14 @@ fn framing(m: &Measurements, profile: &CheckProfile) -> Option<Issue> {
     let (cut_edges, contact) = m.subject.cut_edges(min_contact);
     if cut_edges >= 2 {
         let subtype = if cut_edges >= 3 || fill > max_fill {
+            "too_close"
+        } else {
+            "cut_off"
+        };
+        return Some(Issue::new(Reason::Framing, subtype, contact, min_contact));
+    }
+    if let Some(contact) = m.subject.clear_cut_edge(min_contact) {
+        let subtype = if fill > max_fill {
             "too_close"
         } else {
             "cut_off"
@@ -495,6 +504,24 @@ mod tests {
         assert_eq!(
             reasons(&m, &profile),
             vec![(Reason::Framing, "too_close".into())]
+        );
+    }
+
+    #[test]
+    fn box_reaching_an_edge_of_car_cells_is_cut_off() {
+        let profile = CheckProfile::default();
+        let mut m = clean();
+        m.subject.edge_contact = [0.0, 0.0, 0.7, 0.0];
+        m.subject.car_edge = [0.1, 0.1, 0.8, 0.1];
+        m.subject.bbox.w = 1.0 - m.subject.bbox.x;
+        assert_eq!(
+            reasons(&m, &profile),
+            vec![(Reason::Framing, "cut_off".into())]
+        );
+        m.subject.car_edge[2] = 0.45;
+        assert!(
+            judge(&m, &profile).is_empty(),
+            "the cells there look like road"
         );
     }
 

@@ -82,10 +82,33 @@ impl Subject {
         cut.sort_by(|a, b| b.total_cmp(a));
         (cut.len(), cut.get(1).copied().unwrap_or(0.0))
     }
+
+    /// The mask contact of the strongest frame edge the subject plainly runs out of on its
+    /// own: its box reaches the edge (margin below [`MIN_MARGIN`]), the mask covers at least
+    /// `min_contact` of it and the cells along it look more like car than not (mean
+    /// car-likeness at least [`CLEAR_CAR_EDGE`]).
+    pub fn clear_cut_edge(&self, min_contact: f64) -> Option<f64> {
+        let b = self.bbox;
+        let margins = [b.x, b.y, 1.0 - b.x - b.w, 1.0 - b.y - b.h];
+        (0..4)
+            .filter(|&side| {
+                margins[side] < MIN_MARGIN
+                    && self.edge_contact[side] >= min_contact
+                    && self.car_edge[side] >= CLEAR_CAR_EDGE
+            })
+            .map(|side| self.edge_contact[side])
+            .max_by(f64::total_cmp)
+    }
 }
 
-/// Smallest mean car-likeness along a frame edge for the subject to count as running out of it.
+/// Smallest mean car-likeness along a frame edge for the subject to count as running out of it
+/// when it also runs out of another edge.
 pub(crate) const MIN_CAR_EDGE: f64 = 0.4;
+/// Smallest mean car-likeness along a frame edge for one edge alone to show the subject cut.
+const CLEAR_CAR_EDGE: f64 = 0.5;
+/// A subject box closer than this share of the frame to an edge reaches it (a well-framed
+/// subject keeps a margin).
+const MIN_MARGIN: f64 = 0.02;
 
 /// Estimates the subject on a BGR 8-bit image.
 pub(crate) fn estimate_subject(bgr: &Mat) -> Result<Subject, QualityError> {
