@@ -1,6 +1,6 @@
 //! The server as an operator meets it: listeners, health, reflection, metrics, config errors, locking, shutdown.
 
-use fieldlens_e2e::{ApiKey, TestHub, fieldlens_bin, http_get, write_config};
+use fieldlens_e2e::{ApiKey, TestHub, fieldlens_bin, http_get, repo_root, write_config};
 use std::process::Command;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus};
@@ -135,9 +135,11 @@ fn second_process_on_the_same_data_dir_is_refused() {
     let output = Command::new(fieldlens_bin())
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data)
+        .arg("--guides-dir")
+        .arg(repo_root().join("guides"))
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("in use by another fieldlens process"),

@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests: build and spawn the real `fieldlens` binary on free ports.
 
 pub mod photos;
+pub mod walk;
 
 use anyhow::{Context, bail};
 use fieldlens_proto::v1::case_service_client::CaseServiceClient;

@@ -69,11 +69,27 @@ fn fill_ellipse(image: &mut RgbImage, cx: f64, cy: f64, rx: f64, ry: f64, color:
     }
 }
 
-/// A 2000×1500 (3 MP) scene, as JPEG, with the subject in `target` filling a share of the
-/// frame (by area) drawn from the middle of `fill` (min, max).
+/// A 3 MP scene, as JPEG, with the subject in `target` filling a share of the frame (by area)
+/// drawn from the middle of `fill` (min, max). Landscape 2000×1500, or portrait 1500×2000 as a
+/// caller holds the phone for a portrait overlay.
 pub fn scene(seed: u64, target: Region, fill: (f64, f64), car: bool) -> Vec<u8> {
+    scene_oriented(seed, target, fill, car, false)
+}
+
+/// As [`scene`], in portrait orientation when `portrait`.
+pub fn scene_oriented(
+    seed: u64,
+    target: Region,
+    fill: (f64, f64),
+    car: bool,
+    portrait: bool,
+) -> Vec<u8> {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let (width, height) = (2000u32, 1500u32);
+    let (width, height) = if portrait {
+        (1500u32, 2000u32)
+    } else {
+        (2000u32, 1500u32)
+    };
     let horizon = rng.range(0.2, 0.7);
     // Light falls from one side or the other: a broad left-right gradient.
     let slope = rng.range(-60.0, 60.0);
@@ -180,7 +196,9 @@ pub fn scene(seed: u64, target: Region, fill: (f64, f64), car: bool) -> Vec<u8> 
         );
     }
     // The subject: a box of the asked area, centred in the target, within it.
-    let aspect = (target.w / target.h).clamp(0.6, 3.0);
+    // The subject's shape in pixels follows the target's, whatever the frame's orientation.
+    let frame_aspect = f64::from(width) / f64::from(height);
+    let aspect = (target.w / target.h * frame_aspect).clamp(0.6, 3.0) / frame_aspect;
     let area = rng
         .range(
             fill.0 + (fill.1 - fill.0) * 0.2,
@@ -189,9 +207,11 @@ pub fn scene(seed: u64, target: Region, fill: (f64, f64), car: bool) -> Vec<u8> 
         .min(target.w * target.h * 0.92);
     let sw = (area * aspect).sqrt().min(target.w * 0.96);
     let sh = (area / sw).min(target.h * 0.96);
+    // Cars wander a little inside their target; plates and panels sit in its middle.
+    let wander = if car { 0.25 } else { 0.0 };
     let (sx, sy) = (
-        target.x + (target.w - sw) * rng.range(0.25, 0.75),
-        target.y + (target.h - sh) * rng.range(0.25, 0.75),
+        target.x + (target.w - sw) * rng.range(0.5 - wander, 0.5 + wander),
+        target.y + (target.h - sh) * rng.range(0.5 - wander, 0.5 + wander),
     );
     let tone = rng.range(0.4, 1.4);
     let body = [

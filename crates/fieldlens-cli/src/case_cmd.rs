@@ -2,6 +2,7 @@
 
 use crate::client::{self, Connection, status_error};
 use crate::output;
+use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use fieldlens_proto::v1 as pb;
 use tokio_stream::StreamExt;
@@ -37,6 +38,15 @@ pub enum CaseCommand {
     },
     /// Show the case's hash-chained event log.
     Events(CaseRef),
+    /// Write the case's evidence bundle (photos, events, HTML report, manifest) to a zip;
+    /// check it later with `fieldlens verify`.
+    Export {
+        #[command(flatten)]
+        case: CaseRef,
+        /// Where to write the zip.
+        #[arg(short, long)]
+        output: std::path::PathBuf,
+    },
 }
 
 /// A case and the credential to read it.
@@ -157,6 +167,45 @@ pub async fn run(command: CaseCommand) -> anyhow::Result<()> {
                 .map_err(status_error)?
                 .into_inner();
             print_case(&reply, case.connection.json);
+            Ok(())
+        }
+        CaseCommand::Export { case, output } => {
+            use sha2::Digest;
+            let mut client = client::cases(&case.connection.server, case.token.as_deref()).await?;
+            let mut stream = client
+                .export_case(pb::ExportCaseRequest {
+                    case_id: case.case_id.clone(),
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            let (mut bytes, mut expected) = (Vec::new(), None);
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(status_error)?;
+                if !chunk.sha256.is_empty() {
+                    expected = Some(chunk.sha256.clone());
+                }
+                bytes.extend_from_slice(&chunk.data);
+            }
+            let actual = hex::encode(sha2::Sha256::digest(&bytes));
+            anyhow::ensure!(
+                expected.as_deref() == Some(actual.as_str()),
+                "the bundle was damaged in transit"
+            );
+            std::fs::write(&output, &bytes)
+                .with_context(|| format!("writing {}", output.display()))?;
+            if case.connection.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"file": output.display().to_string(), "bytes": bytes.len(), "sha256": actual})
+                );
+            } else {
+                println!(
+                    "wrote {} ({} bytes, sha256 {actual})",
+                    output.display(),
+                    bytes.len()
+                );
+            }
             Ok(())
         }
         CaseCommand::Events(case) => {

@@ -40,12 +40,50 @@ pub enum DispatchCommand {
         /// Only this region.
         #[arg(long, default_value = "")]
         region: String,
+        /// Only cases with this proposed decision (repeat), e.g. truck_roll_with_parts.
+        #[arg(long = "decision")]
+        decisions: Vec<String>,
+        /// Only cases opened at least this many minutes ago.
+        #[arg(long, default_value_t = 0)]
+        min_age_minutes: i64,
+        /// Only cases opened at most this many minutes ago.
+        #[arg(long, default_value_t = 0)]
+        max_age_minutes: i64,
         /// At most this many.
         #[arg(long, default_value_t = 50)]
         limit: u32,
         /// Continue from a previous page's token.
         #[arg(long, default_value = "")]
         page_token: String,
+        #[command(flatten)]
+        auth: DispatcherAuth,
+    },
+    /// Show a case's decision: outcome, reasons, parts, the rules that matched, the review.
+    Decision {
+        /// The case.
+        case_id: String,
+        #[command(flatten)]
+        auth: DispatcherAuth,
+    },
+    /// Hand a claimed case's review to another dispatcher.
+    Reassign {
+        /// The case.
+        case_id: String,
+        /// The dispatcher who takes it over.
+        #[arg(long)]
+        to: String,
+        /// Why (required).
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        auth: DispatcherAuth,
+    },
+    /// Key figures over the last hours: truck rolls avoided, first-pass photo acceptance,
+    /// re-shoots per guide step, time to pair, time to triage.
+    Kpis {
+        /// Window length in hours, ending now.
+        #[arg(long, default_value_t = 24)]
+        hours: i64,
         #[command(flatten)]
         auth: DispatcherAuth,
     },
@@ -164,9 +202,43 @@ pub async fn run_queue(command: QueueCommand) -> anyhow::Result<()> {
 /// Runs `dispatch ...`.
 pub async fn run(command: DispatchCommand) -> anyhow::Result<()> {
     let (auth, reply) = match command {
+        DispatchCommand::Decision { case_id, auth } => {
+            let channel = client::channel(&auth.connection.server).await?;
+            let mut triage = pb::triage_service_client::TriageServiceClient::with_interceptor(
+                channel,
+                client::Bearer::new(Some(&auth.api_key))?,
+            );
+            let result = triage
+                .get_decision(pb::GetDecisionRequest { case_id })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            output::print_triage(&result, auth.connection.json);
+            return Ok(());
+        }
+        DispatchCommand::Kpis { hours, auth } => return kpis(hours, auth).await,
+        DispatchCommand::Reassign {
+            case_id,
+            to,
+            reason,
+            auth,
+        } => {
+            let mut client = client::dispatch(&auth.connection.server, &auth.api_key).await?;
+            let reply = client
+                .reassign_case(pb::ReassignCaseRequest {
+                    case_id,
+                    to_dispatcher_id: to,
+                    reason,
+                })
+                .await;
+            (auth, reply)
+        }
         DispatchCommand::List {
             statuses,
             region,
+            decisions,
+            min_age_minutes,
+            max_age_minutes,
             limit,
             page_token,
             auth,
@@ -182,6 +254,9 @@ pub async fn run(command: DispatchCommand) -> anyhow::Result<()> {
                     region,
                     page_size: limit,
                     page_token,
+                    decisions,
+                    min_age_ms: min_age_minutes * 60_000,
+                    max_age_ms: max_age_minutes * 60_000,
                     ..Default::default()
                 })
                 .await
@@ -237,6 +312,65 @@ pub async fn run(command: DispatchCommand) -> anyhow::Result<()> {
         println!("{}", output::case_json(&case));
     } else {
         println!("{}", output::case_line(&case));
+    }
+    Ok(())
+}
+
+async fn kpis(hours: i64, auth: DispatcherAuth) -> anyhow::Result<()> {
+    anyhow::ensure!(hours > 0, "--hours must be at least 1");
+    let mut client = client::dispatch(&auth.connection.server, &auth.api_key).await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
+    let k = client
+        .get_kpis(pb::GetKpisRequest {
+            from_unix_ms: now - hours * 3_600_000,
+            to_unix_ms: now,
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    if auth.connection.json {
+        println!(
+            "{}",
+            json!({
+                "from_unix_ms": k.from_unix_ms, "to_unix_ms": k.to_unix_ms, "cases_opened": k.cases_opened,
+                "cases_triaged": k.cases_triaged, "cases_closed": k.cases_closed, "truck_rolls": k.truck_rolls,
+                "truck_rolls_avoided": k.truck_rolls_avoided, "truck_roll_avoidance_rate": k.truck_roll_avoidance_rate,
+                "first_pass_photo_acceptance": k.first_pass_photo_acceptance,
+                "reshoots": k.reshoots.iter().map(|r| json!({"pack_id": r.pack_id, "step_id": r.step_id, "photos": r.photos, "retakes": r.retakes})).collect::<Vec<_>>(),
+                "time_to_pair_p50_ms": k.time_to_pair_p50_ms, "time_to_pair_p90_ms": k.time_to_pair_p90_ms,
+                "time_to_triage_p50_ms": k.time_to_triage_p50_ms, "time_to_triage_p90_ms": k.time_to_triage_p90_ms,
+            })
+        );
+        return Ok(());
+    }
+    println!(
+        "last {hours} h: {} cases opened, {} triaged, {} closed",
+        k.cases_opened, k.cases_triaged, k.cases_closed
+    );
+    println!(
+        "truck rolls avoided: {} of {} decided ({:.0}%)",
+        k.truck_rolls_avoided,
+        k.truck_rolls + k.truck_rolls_avoided,
+        100.0 * k.truck_roll_avoidance_rate
+    );
+    println!(
+        "photos accepted first time: {:.0}%",
+        100.0 * k.first_pass_photo_acceptance
+    );
+    println!(
+        "time to pair p50 {} p90 {}; time to triage p50 {} p90 {}",
+        output::duration(k.time_to_pair_p50_ms),
+        output::duration(k.time_to_pair_p90_ms),
+        output::duration(k.time_to_triage_p50_ms),
+        output::duration(k.time_to_triage_p90_ms)
+    );
+    for r in k.reshoots.iter().filter(|r| r.retakes > 0).take(10) {
+        println!(
+            "  re-shot {:>3}× of {:>3}  {}/{}",
+            r.retakes, r.photos, r.pack_id, r.step_id
+        );
     }
     Ok(())
 }

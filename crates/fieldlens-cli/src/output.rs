@@ -209,3 +209,88 @@ pub fn event_json(event: &pb::CaseEvent) -> Value {
         "hash": event.hash,
     })
 }
+
+/// `remote_resolved`, `truck_roll`...
+pub fn outcome_name(value: i32) -> String {
+    enum_name(
+        pb::Outcome::try_from(value).ok().map(|o| o.as_str_name()),
+        "OUTCOME_",
+    )
+}
+
+/// JSON for a triage result.
+pub fn triage_json(result: &pb::TriageResult) -> Value {
+    let decision = result.decision.clone().unwrap_or_default();
+    let review = result.review.clone().unwrap_or_default();
+    json!({
+        "case_id": result.case.as_ref().map(|c| c.case_id.clone()),
+        "outcome": outcome_name(decision.outcome),
+        "priority": priority_name(decision.priority),
+        "confidence": decision.confidence,
+        "skills": decision.skills,
+        "parts": decision.parts,
+        "reasons": decision.reasons,
+        "missing_steps": decision.missing_steps,
+        "fired_rules": decision.fired_rules,
+        "trace": decision.trace.iter().map(|r| json!({
+            "rule": r.rule, "description": r.description, "outcome": outcome_name(r.outcome), "matched": r.matched,
+            "conditions": r.conditions.iter().map(|c| json!({
+                "field": c.field, "test": c.test, "actual": serde_json::from_str::<Value>(&c.actual_json).unwrap_or(Value::Null), "passed": c.passed,
+            })).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "table": decision.table.as_ref().map(|t| json!({"pack_id": t.pack_id, "version": t.version, "sha256": t.sha256, "hit_policy": t.hit_policy})),
+        "decided_at_unix_ms": decision.decided_at_unix_ms,
+        "review": {
+            "reviewer_id": review.reviewer_id, "state": review.state, "final_decision": review.final_decision,
+            "overridden_from": review.overridden_from, "comment": review.comment, "decided_at_unix_ms": review.decided_at_unix_ms,
+        },
+        "inputs": serde_json::from_str::<Value>(&result.inputs_json).unwrap_or(Value::Null),
+    })
+}
+
+/// Prints a triage result: the decision, why, and the rules that matched.
+pub fn print_triage(result: &pb::TriageResult, json: bool) {
+    if json {
+        println!("{}", triage_json(result));
+        return;
+    }
+    let decision = result.decision.clone().unwrap_or_default();
+    println!(
+        "decision: {}  priority {}  confidence {:.2}",
+        outcome_name(decision.outcome),
+        priority_name(decision.priority),
+        decision.confidence
+    );
+    if !decision.reasons.is_empty() {
+        println!("reasons:  {}", decision.reasons.join(", "));
+    }
+    if !decision.parts.is_empty() {
+        println!("parts:    {}", decision.parts.join(", "));
+    }
+    if !decision.skills.is_empty() {
+        println!("skills:   {}", decision.skills.join(", "));
+    }
+    if !decision.missing_steps.is_empty() {
+        println!("missing:  {}", decision.missing_steps.join(", "));
+    }
+    println!("rules that matched:");
+    for rule in decision.trace.iter().filter(|r| r.matched) {
+        println!(
+            "  {} → {}: {}",
+            rule.rule,
+            outcome_name(rule.outcome),
+            rule.description
+        );
+        for c in &rule.conditions {
+            println!("      {} {} (was {})", c.field, c.test, c.actual_json);
+        }
+    }
+    if let Some(review) = &result.review
+        && review.state != "pending"
+    {
+        println!(
+            "review:   {} by {} — {}",
+            review.state, review.reviewer_id, review.comment
+        );
+    }
+}

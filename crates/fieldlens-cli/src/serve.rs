@@ -91,8 +91,8 @@ pub fn main(args: ServeArgs) -> ExitCode {
         eprintln!("error: {error:#}");
         return ExitCode::from(EXIT_BAD_CONFIG);
     }
-    let guides = match fieldlens_hub::load_guides(&config) {
-        Ok(guides) => guides,
+    let catalog = match fieldlens_hub::load_catalog(&config) {
+        Ok(catalog) => catalog,
         Err(error) => {
             eprintln!("error: {error}");
             return ExitCode::from(EXIT_BAD_CONFIG);
@@ -107,7 +107,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
     };
     let result = runtime.block_on(fieldlens_hub::run(
         config,
-        guides,
+        catalog,
         shutdown_signal(),
         |bound| {
             let mut stdout = std::io::stdout().lock();

@@ -33,6 +33,31 @@ pub enum TechCommand {
         #[command(flatten)]
         auth: TechAuth,
     },
+    /// Record findings on a case you serve; the case's decision table proposes a decision.
+    #[command(
+        after_help = "Example:\n  fieldlens tech findings c-0192... --error-code E18 --symptom no_drain \\\n    --fix clean_drain_filter:not_resolved --damage drain_pump:moderate --notes 'pump hums'"
+    )]
+    Findings {
+        /// The case.
+        case_id: String,
+        /// A damaged area or faulty part with its severity, AREA:minor|moderate|severe (repeat).
+        #[arg(long = "damage")]
+        damage: Vec<String>,
+        /// An error code the product showed (repeat).
+        #[arg(long = "error-code")]
+        error_codes: Vec<String>,
+        /// An observed symptom from the pack's vocabulary (repeat).
+        #[arg(long = "symptom")]
+        symptoms: Vec<String>,
+        /// The remote fix tried, ACTION:resolved|partly_resolved|not_resolved.
+        #[arg(long)]
+        fix: Option<String>,
+        /// Free notes.
+        #[arg(long, default_value = "")]
+        notes: String,
+        #[command(flatten)]
+        auth: TechAuth,
+    },
     /// Decline an offer; the caller goes back to their place.
     Decline {
         /// The offered case.
@@ -201,6 +226,69 @@ pub async fn run(command: TechCommand) -> anyhow::Result<()> {
                 .map_err(status_error)?
                 .into_inner();
             print_technician(&t, auth.connection.json);
+            Ok(())
+        }
+        TechCommand::Findings {
+            case_id,
+            damage,
+            error_codes,
+            symptoms,
+            fix,
+            notes,
+            auth,
+        } => {
+            let damage = damage
+                .iter()
+                .map(|d| {
+                    let (area, severity) = d
+                        .split_once(':')
+                        .ok_or_else(|| anyhow::anyhow!("--damage {d:?}: use AREA:SEVERITY"))?;
+                    let severity = match severity {
+                        "minor" => pb::Severity::Minor,
+                        "moderate" => pb::Severity::Moderate,
+                        "severe" => pb::Severity::Severe,
+                        other => anyhow::bail!(
+                            "--damage {d:?}: severity {other:?} is not minor, moderate or severe"
+                        ),
+                    };
+                    Ok(pb::Damage {
+                        area: area.to_owned(),
+                        severity: severity as i32,
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let remote_fix = fix
+                .map(|f| {
+                    let (action, outcome) = f.split_once(':').ok_or_else(|| anyhow::anyhow!("--fix {f:?}: use ACTION:OUTCOME"))?;
+                    let outcome = match outcome {
+                        "resolved" => pb::FixOutcome::Resolved,
+                        "partly_resolved" => pb::FixOutcome::PartlyResolved,
+                        "not_resolved" => pb::FixOutcome::NotResolved,
+                        other => anyhow::bail!("--fix {f:?}: outcome {other:?} is not resolved, partly_resolved or not_resolved"),
+                    };
+                    Ok(pb::RemoteFix { action: action.to_owned(), outcome: outcome as i32 })
+                })
+                .transpose()?;
+            let channel = client::channel(&auth.connection.server).await?;
+            let mut triage = pb::triage_service_client::TriageServiceClient::with_interceptor(
+                channel,
+                client::Bearer::new(Some(&auth.api_key))?,
+            );
+            let result = triage
+                .record_findings(pb::RecordFindingsRequest {
+                    case_id,
+                    findings: Some(pb::Findings {
+                        damage,
+                        error_codes,
+                        symptoms,
+                        remote_fix,
+                        notes,
+                    }),
+                })
+                .await
+                .map_err(status_error)?
+                .into_inner();
+            output::print_triage(&result, auth.connection.json);
             Ok(())
         }
         TechCommand::End { case_id, auth } => {

@@ -271,7 +271,11 @@ impl Case {
             (S::Paired | S::Capturing, E::ParticipantJoined { .. } | E::ParticipantLeft { .. }) => {
                 self.status
             }
-            (S::Paired | S::Capturing, E::SessionEnded { technician, .. }) => {
+            // The call may go on while findings are recorded and reviewed.
+            (
+                S::Paired | S::Capturing | S::Triaged | S::InReview,
+                E::SessionEnded { technician, .. },
+            ) => {
                 let with = self.session.as_ref().map(|s| &s.technician);
                 self.check_technician(event, with, technician)?;
                 if self.session.as_ref().is_some_and(|s| s.ended_at.is_some()) {
@@ -282,7 +286,10 @@ impl Case {
             (S::Queued | S::Offered, E::CaptureStarted { .. }) if self.capture_pack.is_none() => {
                 self.status
             }
-            (S::Paired, E::CaptureStarted { .. }) if self.capture_pack.is_none() => S::Capturing,
+            // After a "more information needed" decision, capture may start then.
+            (S::Paired | S::Triaged, E::CaptureStarted { .. }) if self.capture_pack.is_none() => {
+                S::Capturing
+            }
             // Capture may begin while waiting; with a technician it is "capturing",
             // and more photos after triage reopen capture.
             (

@@ -575,3 +575,31 @@ fn media_participants_joining_and_leaving_are_logged_only_during_a_session() {
     assert_eq!(case, before, "a final case takes no participant events");
     verify_chain(&case.id, &log).unwrap();
 }
+
+proptest! {
+    /// Records carrying floats (quality scores, confidences) read back from their stored JSON
+    /// still verify: every float must parse back bit for bit.
+    #[test]
+    fn stored_records_with_floats_still_verify(scores in prop::collection::vec(any::<f64>().prop_filter("finite", |f| f.is_finite()), 1..40)) {
+        let (mut case, mut log) = opened();
+        case.append(CaseEvent::Queued { arrival: 1 }, Actor::System, 2).unwrap();
+        case.append(CaseEvent::CaptureStarted { pack: "p".into(), version: "1".into() }, Actor::System, 3).unwrap();
+        log.clear();
+        let record = case
+            .append(
+                CaseEvent::PhotoChecked {
+                    step: "front".into(),
+                    sha256: "ab".into(),
+                    accepted: false,
+                    reasons: vec!["blur".into()],
+                    report: serde_json::json!({ "metrics": scores }),
+                },
+                Actor::System,
+                4,
+            )
+            .unwrap();
+        let stored = serde_json::to_string(&record).unwrap();
+        let back: EventRecord = serde_json::from_str(&stored).unwrap();
+        prop_assert_eq!(back.compute_hash(), record.hash);
+    }
+}

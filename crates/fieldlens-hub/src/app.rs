@@ -154,6 +154,12 @@ pub struct CaseFilter {
     pub min_priority: Option<fieldlens_core::Priority>,
     /// Keep only cases opened at or after this time.
     pub opened_after: Option<UnixMs>,
+    /// Keep only cases whose proposed decision is one of these (empty: all).
+    pub decisions: Vec<String>,
+    /// Keep only cases opened before this time (a minimum age).
+    pub opened_before: Option<UnixMs>,
+    /// Keep only cases opened at or after this time (a maximum age).
+    pub opened_since: Option<UnixMs>,
 }
 
 pub(crate) struct State {
@@ -184,6 +190,8 @@ pub struct Hub {
     settings: Settings,
     /// The guide packs served.
     pub guides: Arc<GuideLibrary>,
+    /// The decision table of every guide pack.
+    pub triage: crate::triage::TriageTables,
     /// Bounds concurrent photo checks to the CPUs there are.
     pub(crate) check_permits: tokio::sync::Semaphore,
     media: OnceLock<MediaInfo>,
@@ -223,7 +231,7 @@ impl Hub {
     /// technicians' capacity, offers outstanding at shutdown are withdrawn.
     pub fn new(
         config: &Config,
-        guides: Arc<GuideLibrary>,
+        catalog: crate::config::Catalog,
         store: Arc<dyn Store>,
         token_key: [u8; 32],
     ) -> Result<Self, HubError> {
@@ -249,7 +257,8 @@ impl Hub {
                 session_token_ttl_ms: config.session_token_ttl_ms,
                 abandon_after_ms: config.abandon_after_ms,
             },
-            guides,
+            guides: Arc::new(catalog.guides),
+            triage: catalog.triage,
             check_permits: tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),
             ),
@@ -1084,8 +1093,17 @@ impl Hub {
         let keep = |case: &Case| {
             (filter.statuses.is_empty() || filter.statuses.contains(&case.status))
                 && filter.region.as_ref().is_none_or(|r| r == &case.region)
-                && filter.min_priority.is_none_or(|p| case.priority >= p)
+                && filter.min_priority.is_none_or(|p| {
+                    case.decision.as_ref().map_or(case.priority, |d| d.priority) >= p
+                })
                 && filter.opened_after.is_none_or(|t| case.opened_at >= t)
+                && filter.opened_since.is_none_or(|t| case.opened_at >= t)
+                && filter.opened_before.is_none_or(|t| case.opened_at < t)
+                && (filter.decisions.is_empty()
+                    || case
+                        .decision
+                        .as_ref()
+                        .is_some_and(|d| filter.decisions.contains(&d.outcome)))
         };
         self.store()
             .list_cases(cursor, limit, &keep)
@@ -1138,45 +1156,49 @@ impl Hub {
             override_to.is_some(),
         )?;
         let principal = Principal::Dispatcher(dispatcher.to_owned());
-        let current = self.current_decision(id)?;
-        self.mutate(&principal, id, |_, case, _| {
+        self.mutate(&principal, id, |state, case, now| {
             if case.status == CaseStatus::InReview && case.reviewer.as_deref() != Some(dispatcher) {
                 return Err(HubError::Precondition(format!(
                     "case {id} is claimed by {}, not {dispatcher}",
                     case.reviewer.as_deref().unwrap_or("nobody")
                 )));
             }
-            Ok(vec![match override_to {
+            // Closing the case ends a call still going on.
+            let mut events = Vec::new();
+            let live = case.live_technician().cloned();
+            if let Some(technician) = live.clone() {
+                let started = case.session.as_ref().map_or(now, |s| s.started_at);
+                events.push(CaseEvent::SessionEnded {
+                    technician,
+                    handle_ms: now - started,
+                });
+            }
+            events.push(match override_to {
                 None => CaseEvent::DecisionApproved {
                     dispatcher: dispatcher.to_owned(),
                     comment: text,
                 },
                 Some(to) => CaseEvent::DecisionOverridden {
                     dispatcher: dispatcher.to_owned(),
-                    from: current.unwrap_or_default(),
+                    from: case
+                        .decision
+                        .as_ref()
+                        .map(|d| d.outcome.clone())
+                        .unwrap_or_default(),
                     to,
                     reason: text,
                 },
-            }])
+            });
+            // Check the whole change before touching routing.
+            let mut probe = case.clone();
+            for event in &events {
+                probe.apply(event, now)?;
+            }
+            if live.is_some() {
+                state.router.end_session(id, now)?;
+            }
+            Ok(events)
         })
         .await
-    }
-
-    fn current_decision(&self, id: &CaseId) -> Result<Option<String>, HubError> {
-        let mut decision = None;
-        let mut after = 0;
-        loop {
-            let page = self
-                .store()
-                .events(id, after, fieldlens_store::MAX_EVENTS_PER_READ)?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for record in &page {
-                if let CaseEvent::Triaged { decision: d, .. } = &record.event {
-                    decision = Some(d.clone());
-                }
-            }
-        }
-        Ok(decision)
     }
 }

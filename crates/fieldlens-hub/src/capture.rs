@@ -235,9 +235,14 @@ impl Hub {
             let state = self.lock();
             self.visible_case(&state, principal, id)?
         };
-        let records = self.all_events(id)?;
-        let (pack, progress) = self.replay_capture(&case, &records)?;
-        Ok(Self::view(&case, pack, &progress))
+        self.progress_of(&case)
+    }
+
+    /// The progress of a case already read (takes no lock: callable under the state lock).
+    pub(crate) fn progress_of(&self, case: &Case) -> Result<ProgressView, HubError> {
+        let records = self.all_events(&case.id)?;
+        let (pack, progress) = self.replay_capture(case, &records)?;
+        Ok(Self::view(case, pack, &progress))
     }
 
     /// Reads a capture's progress.

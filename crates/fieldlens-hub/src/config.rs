@@ -16,7 +16,7 @@ const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 /// A configuration problem; the server refuses to start.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The guide packs folder does not load; every problem is listed.
+    /// The guide packs or their decision tables do not load; every problem is listed.
     #[error("guide packs in {path} do not load:\n{reason}")]
     Guides {
         /// The folder.
@@ -286,14 +286,25 @@ impl Config {
     }
 }
 
-/// Loads and validates the guide packs the configuration names.
-pub fn load_guides(config: &Config) -> Result<fieldlens_guides::GuideLibrary, ConfigError> {
-    fieldlens_guides::GuideLibrary::load_dir(&config.guides_dir).map_err(|errors| {
-        ConfigError::Guides {
-            path: config.guides_dir.display().to_string(),
-            reason: errors.to_string(),
-        }
-    })
+/// What the hub serves from the guides folder: the packs and their decision tables.
+#[derive(Debug)]
+pub struct Catalog {
+    /// The guide packs.
+    pub guides: fieldlens_guides::GuideLibrary,
+    /// Their decision tables.
+    pub triage: crate::triage::TriageTables,
+}
+
+/// Loads and validates the guide packs and decision tables the configuration names.
+pub fn load_catalog(config: &Config) -> Result<Catalog, ConfigError> {
+    let failed = |reason: String| ConfigError::Guides {
+        path: config.guides_dir.display().to_string(),
+        reason,
+    };
+    let guides = fieldlens_guides::GuideLibrary::load_dir(&config.guides_dir)
+        .map_err(|e| failed(e.to_string()))?;
+    let triage = crate::triage::TriageTables::load(&guides).map_err(failed)?;
+    Ok(Catalog { guides, triage })
 }
 
 fn secs_to_ms(secs: u64) -> i64 {

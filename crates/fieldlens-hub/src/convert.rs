@@ -209,6 +209,18 @@ pub fn case_to_wire(snapshot: &CaseSnapshot) -> pb::Case {
         required_skills: case.required_skills.clone(),
         language: case.language.clone(),
         reviewer_id: case.reviewer.clone().unwrap_or_default(),
+        proposed_decision: case
+            .decision
+            .as_ref()
+            .map(|d| d.outcome.clone())
+            .unwrap_or_default(),
+        final_decision: case.final_decision.clone().unwrap_or_default(),
+        decision_priority: case
+            .decision
+            .as_ref()
+            .map_or(pb::Priority::Unspecified, |d| priority_to_wire(d.priority))
+            as i32,
+        capture_pack: case.capture_pack.clone().unwrap_or_default(),
     }
 }
 
@@ -428,5 +440,125 @@ pub fn pack_to_wire(pack: &fieldlens_guides::GuidePack) -> pb::GuidePack {
             .iter()
             .map(|step| step_to_wire(pack, step, false))
             .collect(),
+    }
+}
+
+/// The wire outcome.
+pub fn outcome_to_wire(outcome: fieldlens_core::triage::Outcome) -> pb::Outcome {
+    use fieldlens_core::triage::Outcome as O;
+    match outcome {
+        O::RemoteResolved => pb::Outcome::RemoteResolved,
+        O::TruckRoll => pb::Outcome::TruckRoll,
+        O::TruckRollWithParts => pb::Outcome::TruckRollWithParts,
+        O::TotalLossReview => pb::Outcome::TotalLossReview,
+        O::MoreInfoNeeded => pb::Outcome::MoreInfoNeeded,
+    }
+}
+
+/// Findings from the wire, with enums checked (vocabulary is checked by the table).
+pub fn findings(findings: pb::Findings) -> Result<fieldlens_core::triage::Findings, HubError> {
+    use fieldlens_core::triage::{Damage, FixOutcome, RemoteFix, Severity};
+    let damage = findings
+        .damage
+        .into_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let severity = match pb::Severity::try_from(d.severity) {
+                Ok(pb::Severity::Minor) => Severity::Minor,
+                Ok(pb::Severity::Moderate) => Severity::Moderate,
+                Ok(pb::Severity::Severe) => Severity::Severe,
+                _ => {
+                    return Err(HubError::InvalidInput {
+                        field: format!("findings.damage[{i}].severity"),
+                        problem: "must be SEVERITY_MINOR, SEVERITY_MODERATE or SEVERITY_SEVERE"
+                            .into(),
+                    });
+                }
+            };
+            Ok(Damage {
+                area: d.area,
+                severity,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let remote_fix = findings
+        .remote_fix
+        .map(|fix| {
+            let outcome = match pb::FixOutcome::try_from(fix.outcome) {
+                Ok(pb::FixOutcome::Resolved) => FixOutcome::Resolved,
+                Ok(pb::FixOutcome::PartlyResolved) => FixOutcome::PartlyResolved,
+                Ok(pb::FixOutcome::NotResolved) => FixOutcome::NotResolved,
+                _ => return Err(invalid("findings.remote_fix.outcome", "must be set")),
+            };
+            Ok(RemoteFix {
+                action: fix.action,
+                outcome,
+            })
+        })
+        .transpose()?;
+    Ok(fieldlens_core::triage::Findings {
+        damage,
+        error_codes: findings.error_codes,
+        symptoms: findings.symptoms,
+        remote_fix,
+        notes: findings.notes,
+    })
+}
+
+/// The wire triage result.
+pub fn triage_to_wire(view: &crate::triage::TriageView) -> pb::TriageResult {
+    let decision = &view.record.decision;
+    pb::TriageResult {
+        case: Some(case_to_wire(&CaseSnapshot {
+            case: view.case.clone(),
+            standing: None,
+            session: None,
+        })),
+        decision: Some(pb::Decision {
+            outcome: outcome_to_wire(decision.outcome) as i32,
+            skills: decision.skills.clone(),
+            parts: decision.parts.clone(),
+            priority: priority_to_wire(decision.priority) as i32,
+            confidence: decision.confidence,
+            reasons: decision.reasons.clone(),
+            missing_steps: decision.missing_steps.clone(),
+            fired_rules: decision.fired.clone(),
+            trace: decision
+                .trace
+                .iter()
+                .map(|rule| pb::RuleTrace {
+                    rule: rule.rule.clone(),
+                    description: rule.description.clone(),
+                    outcome: outcome_to_wire(rule.outcome) as i32,
+                    matched: rule.matched,
+                    conditions: rule
+                        .conditions
+                        .iter()
+                        .map(|c| pb::ConditionTrace {
+                            field: c.field.clone(),
+                            test: c.test.clone(),
+                            actual_json: c.actual.to_string(),
+                            passed: c.passed,
+                        })
+                        .collect(),
+                })
+                .collect(),
+            table: Some(pb::TableRef {
+                pack_id: decision.table.pack.clone(),
+                version: decision.table.version,
+                sha256: decision.table.sha256.clone(),
+                hit_policy: decision.table.hit_policy.as_str().to_owned(),
+            }),
+            decided_at_unix_ms: view.decided_at,
+        }),
+        inputs_json: serde_json::to_string(&view.record.inputs).unwrap_or_default(),
+        review: Some(pb::Review {
+            reviewer_id: view.review.reviewer.clone().unwrap_or_default(),
+            state: view.review.state.to_owned(),
+            final_decision: view.review.final_decision.clone().unwrap_or_default(),
+            overridden_from: view.review.overridden_from.clone().unwrap_or_default(),
+            comment: view.review.comment.clone(),
+            decided_at_unix_ms: view.review.decided_at.unwrap_or(0),
+        }),
     }
 }

@@ -12,6 +12,14 @@ pub enum HubError {
     /// A request field is missing or wrong (INVALID_ARGUMENT).
     #[error("{0}")]
     Invalid(#[from] ValidationError),
+    /// A request field is wrong; the field is named by path (INVALID_ARGUMENT).
+    #[error("{field}: {problem}")]
+    InvalidInput {
+        /// The field's path, e.g. `findings.damage[2].area`.
+        field: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// No such case, offer or technician (NOT_FOUND).
     #[error("{0}")]
     NotFound(String),
@@ -41,7 +49,7 @@ pub enum HubError {
 impl From<HubError> for Status {
     fn from(error: HubError) -> Status {
         let code = match &error {
-            HubError::Invalid(_) => Code::InvalidArgument,
+            HubError::Invalid(_) | HubError::InvalidInput { .. } => Code::InvalidArgument,
             HubError::NotFound(_) => Code::NotFound,
             HubError::Transition(_) | HubError::Routing(_) | HubError::Precondition(_) => {
                 Code::FailedPrecondition

@@ -16,6 +16,7 @@ pub mod journal;
 pub mod media;
 pub mod metrics;
 pub mod server;
+pub mod triage;
 
-pub use config::{Config, ConfigError, LogFormat, Overrides, load_guides};
+pub use config::{Catalog, Config, ConfigError, LogFormat, Overrides, load_catalog};
 pub use server::{Bound, run};

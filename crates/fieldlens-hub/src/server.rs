@@ -4,14 +4,14 @@ use crate::app::Hub;
 use crate::config::Config;
 use crate::grpc::{
     capture::CaptureApi, cases::CaseApi, dispatch::DispatchApi, guides::GuideApi,
-    technicians::TechnicianApi,
+    technicians::TechnicianApi, triage::TriageApi,
 };
 use crate::metrics::{GrpcMetricsLayer, http_routes};
 use anyhow::Context;
 use fieldlens_proto::v1::{
     capture_service_server::CaptureServiceServer, case_service_server::CaseServiceServer,
     dispatch_service_server::DispatchServiceServer, guide_service_server::GuideServiceServer,
-    technician_service_server::TechnicianServiceServer,
+    technician_service_server::TechnicianServiceServer, triage_service_server::TriageServiceServer,
 };
 use fieldlens_store::SledStore;
 use std::future::Future;
@@ -71,13 +71,13 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// `on_bound` is called once every listener is bound.
 pub async fn run(
     config: Config,
-    guides: fieldlens_guides::GuideLibrary,
+    catalog: crate::config::Catalog,
     shutdown: impl Future<Output = ()> + Send + 'static,
     on_bound: impl FnOnce(&Bound),
 ) -> anyhow::Result<()> {
     let store = SledStore::open(&config.data_dir)?;
     let key = token_key(&config.data_dir)?;
-    let hub = Arc::new(Hub::new(&config, Arc::new(guides), Arc::new(store), key)?);
+    let hub = Arc::new(Hub::new(&config, catalog, Arc::new(store), key)?);
     let media = crate::media::start(&config, &hub)?;
 
     let grpc_listener = TcpListener::bind(config.listen)
@@ -107,6 +107,9 @@ pub async fn run(
         .await;
     health_reporter
         .set_serving::<CaptureServiceServer<CaptureApi>>()
+        .await;
+    health_reporter
+        .set_serving::<TriageServiceServer<TriageApi>>()
         .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(fieldlens_proto::FILE_DESCRIPTOR_SET)
@@ -166,6 +169,9 @@ pub async fn run(
             hub: Arc::clone(&hub),
         }))
         .add_service(GuideServiceServer::new(GuideApi {
+            hub: Arc::clone(&hub),
+        }))
+        .add_service(TriageServiceServer::new(TriageApi {
             hub: Arc::clone(&hub),
         }))
         .add_service(

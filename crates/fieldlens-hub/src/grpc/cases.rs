@@ -151,6 +151,41 @@ impl CaseService for CaseApi {
         )
     }
 
+    type ExportCaseStream = ResponseStream<pb::ExportChunk>;
+
+    async fn export_case(
+        &self,
+        request: Request<pb::ExportCaseRequest>,
+    ) -> Result<Response<Self::ExportCaseStream>, Status> {
+        let principal = principal(&self.hub, &request)?;
+        let id = convert::case_id("case_id", &request.get_ref().case_id)?;
+        let hub = Arc::clone(&self.hub);
+        let bundle = tokio::task::spawn_blocking(move || hub.export(&principal, &id))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))??;
+        let sha256 = {
+            use sha2::Digest;
+            hex::encode(sha2::Sha256::digest(&bundle))
+        };
+        let total = bundle.len() as u64;
+        let chunks: Vec<Result<pb::ExportChunk, Status>> = bundle
+            .chunks(EXPORT_CHUNK)
+            .enumerate()
+            .map(|(i, chunk)| {
+                Ok(pb::ExportChunk {
+                    data: chunk.to_vec(),
+                    total_size: if i == 0 { total } else { 0 },
+                    sha256: if i == 0 {
+                        sha256.clone()
+                    } else {
+                        String::new()
+                    },
+                })
+            })
+            .collect();
+        Ok(Response::new(Box::pin(futures::stream::iter(chunks))))
+    }
+
     async fn list_case_events(
         &self,
         request: Request<pb::ListCaseEventsRequest>,
@@ -171,6 +206,9 @@ impl CaseService for CaseApi {
         )
     }
 }
+
+/// Largest chunk of an export stream.
+const EXPORT_CHUNK: usize = 1024 * 1024;
 
 /// Whether an update is worth sending: status, position, session, or an
 /// estimate that moved by more than a second.

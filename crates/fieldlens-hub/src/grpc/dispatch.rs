@@ -82,7 +82,19 @@ impl DispatchService for DispatchApi {
         if !request.region.is_empty() {
             check_code("region", &request.region, 64).map_err(crate::error::HubError::from)?;
         }
+        let decisions = request
+            .decisions
+            .iter()
+            .map(|d| crate::triage::outcome("decisions", d).map(|o| o.as_str().to_owned()))
+            .collect::<Result<Vec<_>, _>>()?;
+        if request.min_age_ms < 0 || request.max_age_ms < 0 {
+            return Err(invalid("min_age_ms", "ages cannot be negative").into());
+        }
+        let now = crate::app::now_ms();
         let filter = CaseFilter {
+            decisions,
+            opened_before: Some(now - request.min_age_ms).filter(|_| request.min_age_ms > 0),
+            opened_since: Some(now - request.max_age_ms).filter(|_| request.max_age_ms > 0),
             statuses,
             region: Some(request.region).filter(|r| !r.is_empty()),
             min_priority: match request.min_priority {
@@ -111,6 +123,73 @@ impl DispatchService for DispatchApi {
                 })
                 .collect(),
             next_page_token: page.next.unwrap_or_default(),
+        }))
+    }
+
+    async fn reassign_case(
+        &self,
+        request: Request<pb::ReassignCaseRequest>,
+    ) -> Result<Response<pb::Case>, Status> {
+        let dispatcher = self.dispatcher(&request)?;
+        let request = request.into_inner();
+        let id = convert::case_id("case_id", &request.case_id)?;
+        reply(
+            self.hub
+                .reassign(&dispatcher, &id, request.to_dispatcher_id, request.reason)
+                .await
+                .map(|s| convert::case_to_wire(&s)),
+        )
+    }
+
+    async fn get_kpis(
+        &self,
+        request: Request<pb::GetKpisRequest>,
+    ) -> Result<Response<pb::Kpis>, Status> {
+        self.dispatcher(&request)?;
+        let request = request.into_inner();
+        let now = crate::app::now_ms();
+        let to = if request.to_unix_ms == 0 {
+            now
+        } else {
+            request.to_unix_ms
+        };
+        let from = if request.from_unix_ms == 0 {
+            to - 86_400_000
+        } else {
+            request.from_unix_ms
+        };
+        if from >= to {
+            return Err(invalid("from_unix_ms", "must be before to_unix_ms").into());
+        }
+        let hub = Arc::clone(&self.hub);
+        let kpis = tokio::task::spawn_blocking(move || hub.kpis(from, to))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))??;
+        use crate::triage::Kpis;
+        Ok(Response::new(pb::Kpis {
+            from_unix_ms: kpis.from,
+            to_unix_ms: kpis.to,
+            cases_opened: kpis.opened,
+            cases_triaged: kpis.triaged,
+            cases_closed: kpis.closed,
+            truck_rolls: kpis.truck_rolls,
+            truck_rolls_avoided: kpis.truck_rolls_avoided,
+            truck_roll_avoidance_rate: kpis.avoidance_rate(),
+            first_pass_photo_acceptance: kpis.first_pass_rate(),
+            reshoots: kpis
+                .reshoots
+                .iter()
+                .map(|r| pb::StepReshoots {
+                    pack_id: r.pack.clone(),
+                    step_id: r.step.clone(),
+                    photos: r.photos,
+                    retakes: r.retakes,
+                })
+                .collect(),
+            time_to_pair_p50_ms: Kpis::percentile(&kpis.time_to_pair, 0.5),
+            time_to_pair_p90_ms: Kpis::percentile(&kpis.time_to_pair, 0.9),
+            time_to_triage_p50_ms: Kpis::percentile(&kpis.time_to_triage, 0.5),
+            time_to_triage_p90_ms: Kpis::percentile(&kpis.time_to_triage, 0.9),
         }))
     }
 
@@ -150,7 +229,7 @@ impl DispatchService for DispatchApi {
         let dispatcher = self.dispatcher(&request)?;
         let request = request.into_inner();
         let id = convert::case_id("case_id", &request.case_id)?;
-        check_code("decision", &request.decision, 64).map_err(crate::error::HubError::from)?;
+        crate::triage::outcome("decision", &request.decision)?;
         reply(
             self.hub
                 .decide(&dispatcher, &id, Some(request.decision), request.reason)

@@ -5,6 +5,7 @@ pub mod cases;
 pub mod dispatch;
 pub mod guides;
 pub mod technicians;
+pub mod triage;
 
 use crate::app::{Hub, now_ms};
 use crate::auth::Principal;

@@ -1,0 +1,83 @@
+//! Store write cost: opening a case (case + two chained events + idempotency key, atomically)
+//! against writing the same bytes to one sled tree without any atomicity across trees.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use fieldlens_core::case::{Case, CaseKind, Contact, Product};
+use fieldlens_core::event::{Actor, CaseEvent, EventRecord};
+use fieldlens_core::intake::NewCase;
+use fieldlens_core::{CaseId, Priority};
+use fieldlens_store::{SledStore, Store};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+fn request(n: u64) -> NewCase {
+    NewCase {
+        case_kind: CaseKind::Appliance,
+        product: Product {
+            category: "washing_machine".into(),
+            brand: "Bosch".into(),
+            model: "WAN28281GB".into(),
+            ..Product::default()
+        },
+        locale: "en-GB".into(),
+        region: "uk-london".into(),
+        contact: Contact {
+            name: "Sam Lee".into(),
+            phone: "+447700900123".into(),
+            email: String::new(),
+        },
+        idempotency_key: format!("bench-key-{n:012}"),
+        priority: Priority::Normal,
+        description: "E18 on the display, water stays in the drum".into(),
+    }
+}
+
+/// Case `n` as OpenCase builds it: the case, its `opened` event and its `queued` event.
+fn queued_case(n: u64) -> (Case, EventRecord, EventRecord) {
+    let (mut case, opened) = request(n)
+        .open(CaseId::new(format!("c-{n:020}")), 1_000)
+        .unwrap();
+    let queued = case
+        .append(CaseEvent::Queued { arrival: n }, Actor::System, 1_001)
+        .unwrap();
+    (case, opened, queued)
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(&dir.path().join("store")).unwrap();
+    let raw = sled::open(dir.path().join("raw")).unwrap();
+    let counter = AtomicU64::new(0);
+    let mut group = c.benchmark_group("open_case_write");
+    group.bench_function("store.create_case", |b| {
+        b.iter(|| {
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            let (case, opened, queued) = queued_case(n);
+            store.create_case(&case, &[opened, queued]).unwrap();
+        })
+    });
+    group.bench_function("baseline: same bytes, one tree, no transaction", |b| {
+        b.iter(|| {
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            let (case, opened, queued) = queued_case(n);
+            let id = case.id.to_string();
+            raw.insert(format!("k{n}"), id.as_bytes()).unwrap();
+            raw.insert(format!("c{id}"), serde_json::to_vec(&case).unwrap())
+                .unwrap();
+            raw.insert(format!("e{id}1"), serde_json::to_vec(&opened).unwrap())
+                .unwrap();
+            raw.insert(format!("e{id}2"), serde_json::to_vec(&queued).unwrap())
+                .unwrap();
+        })
+    });
+    group.bench_function("case and events built, nothing written", |b| {
+        b.iter(|| {
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            let (case, opened, queued) = queued_case(n);
+            std::hint::black_box((serde_json::to_vec(&case).unwrap(), opened, queued));
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
