@@ -164,12 +164,10 @@ fn chromium(args: &[String], dir: &Path, name: &str) -> (String, String) {
 
 #[test]
 fn the_report_renders_in_chromium() {
-    if !Path::new("/usr/bin/chromium").exists() {
-        eprintln!(
-            "SKIPPED: /usr/bin/chromium is not installed (the set-up installs Debian's chromium package)"
-        );
-        return;
-    }
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "/usr/bin/chromium not found: run scripts/setup, which installs Debian's chromium package"
+    );
     let fixture = car_claim();
     let html = render_report(&fixture.evidence(), fixture::T0 + 1_000_000);
     let dir = tempfile::tempdir().unwrap();
