@@ -51,7 +51,7 @@ enum Command {
     /// Look at the queue as a dispatcher.
     #[command(subcommand)]
     Queue(dispatch_cmd::QueueCommand),
-    /// Review cases as a dispatcher: list, claim, approve, override.
+    /// Review cases as a dispatcher: list, decision, claim, approve, override, reassign, KPIs.
     #[command(subcommand)]
     Dispatch(dispatch_cmd::DispatchCommand),
     /// Make and hash API keys for the hub's configuration.
