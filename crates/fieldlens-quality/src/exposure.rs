@@ -35,6 +35,7 @@ use opencv::imgproc;
 use opencv::prelude::*;
 
 use crate::QualityError;
+use crate::regions::regions;
 
 /// Luma at and above which a pixel counts as clipped white.
 pub(crate) const CLIPPED_HIGH: u8 = 250;
@@ -115,14 +116,14 @@ pub(crate) fn find_glare(gray: &Mat) -> Result<Glare, QualityError> {
     let min_area = (GLARE_MIN_EXAMINED * frame).ceil() as i32;
     let clipped = clipped_mask(gray)?;
     let mut best = Glare::default();
-    for (region, bounds) in regions(&clipped, min_area)? {
+    for (region, bounds, _) in regions(&clipped, min_area)? {
         // Work in a padded window so openings and halos are not cut by the window's edge.
         let pad = HALO_RING.1 + 2;
         let window = padded(bounds, pad, gray);
         let mask = Mat::roi(&region, window)?.try_clone()?;
         let core = core_of(&mask)?;
         let (origin_x, origin_y) = (window.x, window.y);
-        for (part, part_bounds) in regions(&core, min_area)? {
+        for (part, part_bounds, _) in regions(&core, min_area)? {
             let share = f64::from(core::count_non_zero(&part)?) / frame;
             let (x, y) = (origin_x + part_bounds.x, origin_y + part_bounds.y);
             let touches_edge = x == 0
@@ -159,43 +160,6 @@ fn clipped_mask(gray: &Mat) -> Result<Mat, QualityError> {
         imgproc::THRESH_BINARY,
     )?;
     Ok(clipped)
-}
-
-/// Connected regions of a binary mask of at least `min_area` pixels: each as a full-size mask
-/// and its bounding box.
-fn regions(mask: &Mat, min_area: i32) -> Result<Vec<(Mat, core::Rect)>, QualityError> {
-    let (mut labels, mut stats, mut centroids) = (Mat::default(), Mat::default(), Mat::default());
-    let count = imgproc::connected_components_with_stats(
-        mask,
-        &mut labels,
-        &mut stats,
-        &mut centroids,
-        8,
-        core::CV_32S,
-    )?;
-    let mut out = Vec::new();
-    for label in 1..count {
-        let stat =
-            |column: i32| -> Result<i32, QualityError> { Ok(*stats.at_2d::<i32>(label, column)?) };
-        if stat(imgproc::CC_STAT_AREA)? < min_area {
-            continue;
-        }
-        let bounds = core::Rect::new(
-            stat(imgproc::CC_STAT_LEFT)?,
-            stat(imgproc::CC_STAT_TOP)?,
-            stat(imgproc::CC_STAT_WIDTH)?,
-            stat(imgproc::CC_STAT_HEIGHT)?,
-        );
-        let mut region = Mat::default();
-        core::compare(
-            &labels,
-            &Scalar::all(f64::from(label)),
-            &mut region,
-            core::CMP_EQ,
-        )?;
-        out.push((region, bounds));
-    }
-    Ok(out)
 }
 
 /// `bounds` grown by `pad` on every side, clipped to the image.

@@ -31,6 +31,7 @@ mod exposure;
 mod messages;
 pub mod profile;
 mod recapture;
+mod regions;
 pub mod report;
 mod sharpness;
 mod subject;

@@ -32,6 +32,7 @@ use opencv::imgproc;
 use opencv::prelude::*;
 
 use crate::QualityError;
+use crate::regions::regions;
 
 /// Smallest share of the frame a screen outline must cover.
 const MIN_AREA: f64 = 0.1;
@@ -156,36 +157,16 @@ fn lit_rectangle(blurred: &Mat, gray: &Mat) -> Result<Recapture, QualityError> {
             imgproc::THRESH_BINARY,
         )?;
         imgproc::morphology_ex_def(&bright, &mut opened, imgproc::MORPH_OPEN, &kernel)?;
-        let (mut labels, mut stats, mut centroids) =
-            (Mat::default(), Mat::default(), Mat::default());
-        let count = imgproc::connected_components_with_stats(
-            &opened,
-            &mut labels,
-            &mut stats,
-            &mut centroids,
-            8,
-            core::CV_32S,
-        )?;
-        for label in 1..count {
-            let stat = |column: i32| stats.at_2d::<i32>(label, column).copied();
-            let (x, y, w, h, area) = (
-                stat(imgproc::CC_STAT_LEFT)?,
-                stat(imgproc::CC_STAT_TOP)?,
-                stat(imgproc::CC_STAT_WIDTH)?,
-                stat(imgproc::CC_STAT_HEIGHT)?,
-                f64::from(stat(imgproc::CC_STAT_AREA)?),
-            );
-            let touches_edge = x == 0 || y == 0 || x + w == width || y + h == height;
-            if touches_edge || !(MIN_AREA..=0.9).contains(&(area / frame)) {
+        let min_area = (MIN_AREA * frame).ceil() as i32;
+        for (region, bounds, area) in regions(&opened, min_area)? {
+            let touches_edge = bounds.x == 0
+                || bounds.y == 0
+                || bounds.x + bounds.width == width
+                || bounds.y + bounds.height == height;
+            let area = f64::from(area);
+            if touches_edge || area / frame > 0.9 {
                 continue;
             }
-            let mut region = Mat::default();
-            core::compare(
-                &labels,
-                &Scalar::all(f64::from(label)),
-                &mut region,
-                core::CMP_EQ,
-            )?;
             let mut contours = Vector::<Vector<Point>>::new();
             imgproc::find_contours_def(
                 &region,
