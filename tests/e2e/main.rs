@@ -2,6 +2,7 @@
 
 mod api;
 mod capture;
+mod demo;
 mod full_case;
 mod load_and_crash;
 mod media;

@@ -1,6 +1,6 @@
 //! Helpers shared by the end-to-end tests: build and spawn the real `fieldlens` binary on free ports.
 
-pub mod photos;
+pub use fieldlens_scenes as photos;
 pub mod walk;
 
 use anyhow::{Context, bail};

@@ -9,20 +9,6 @@ use fieldlens_proto::v1::guide_service_client::GuideServiceClient;
 use sha2::{Digest, Sha256};
 use tonic::transport::Channel;
 
-/// Steps whose subject is a whole car in a street scene (the rest are plates, panels, close-ups).
-const CAR_SCENES: [&str; 10] = [
-    "front",
-    "front_left",
-    "left",
-    "rear_left",
-    "rear",
-    "rear_right",
-    "right",
-    "front_right",
-    "damage_context",
-    "scene",
-];
-
 /// A capture client with a bearer credential.
 pub fn capture_client(channel: &Channel, credential: &str) -> CaptureServiceClient<Authed> {
     CaptureServiceClient::with_interceptor(channel.clone(), Bearer(Some(credential.to_owned())))
@@ -80,8 +66,7 @@ pub fn region(step: &pb::GuideStep) -> (Region, (f64, f64)) {
 pub fn photo_for(step: &pb::GuideStep, seed: u64) -> Vec<u8> {
     let (target, fill) = region(step);
     let portrait = step.overlay_height > step.overlay_width;
-    let car = CAR_SCENES.contains(&step.step_id.as_str());
-    photos::scene_oriented(seed, target, fill, car, portrait)
+    photos::for_step(&step.step_id, target, fill, portrait, seed)
 }
 
 /// What a walk did.

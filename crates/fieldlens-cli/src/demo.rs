@@ -1,9 +1,11 @@
-//! `fieldlens demo`: starts a real hub on the embedded store and narrates callers and technicians going through queue and pairing.
+//! `fieldlens demo`: starts a real hub on the embedded store and narrates callers and technicians going through queue and pairing, then one case to its verified evidence.
 //!
 //! Everything is real: the hub is this binary's `serve` in a child process on
 //! free ports, and every caller and technician is a gRPC client. Technicians
 //! behave like people do — some accept quickly, one declines, one misses
 //! offers until routing pauses them — so the narration shows the routing rules.
+//! The second act (`demo_case`) follows one washing-machine case through guided
+//! photos, triage, review and export.
 
 use crate::client::{self, status_error};
 use crate::keys_cmd;
@@ -26,10 +28,12 @@ pub struct DemoArgs {
     dir: PathBuf,
 }
 
-struct Narrator(Instant);
+/// Prints what happens, with the time since the demo started and who did it.
+pub struct Narrator(Instant);
 
 impl Narrator {
-    fn say(&self, who: &str, what: impl AsRef<str>) {
+    /// One line of narration.
+    pub fn say(&self, who: &str, what: impl AsRef<str>) {
         println!(
             "[{:>5.1}s] {:<9} {}",
             self.0.elapsed().as_secs_f64(),
@@ -337,11 +341,34 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     narrator.say(
         "demo",
-        format!(
-            "{served} of {} callers were served; stopping the hub with SIGTERM",
-            CALLERS.len()
-        ),
+        format!("{served} of {} callers were served", CALLERS.len()),
     );
+
+    narrator.say(
+        "demo",
+        "act two: one case from the first photo to verified evidence",
+    );
+    let bao = &TECHS[1];
+    crate::demo_case::run(
+        crate::demo_case::Cast {
+            server: &server,
+            technician_id: bao.id,
+            technician_key: &keys[1],
+            technician: pb::SetPresenceRequest {
+                display_name: bao.name.into(),
+                skills: bao.skills.iter().map(|s| s.to_string()).collect(),
+                languages: bao.languages.iter().map(|s| s.to_string()).collect(),
+                regions: bao.regions.iter().map(|s| s.to_string()).collect(),
+                capacity: bao.capacity,
+                available: true,
+            },
+            dispatcher_key: &dispatcher_key,
+        },
+        &narrator,
+        &args.dir,
+    )
+    .await?;
+    narrator.say("demo", "stopping the hub with SIGTERM");
     let status = Command::new("kill")
         .args(["-TERM", &hub.child.id().to_string()])
         .status()?;

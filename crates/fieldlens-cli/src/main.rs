@@ -4,6 +4,7 @@ mod case_cmd;
 mod check;
 mod client;
 mod demo;
+mod demo_case;
 mod dispatch_cmd;
 mod guides_cmd;
 mod keys_cmd;
@@ -59,7 +60,7 @@ enum Command {
     Keys(keys_cmd::KeysCommand),
     /// Measure the hub: OpenCase against the health RPC in the same run.
     Loadgen(loadgen::LoadgenArgs),
-    /// Start a hub and walk callers and technicians through queue and pairing, narrated.
+    /// Start a hub, walk callers and technicians through queue and pairing, then one case to verified evidence, narrated.
     Demo(demo::DemoArgs),
     /// Check photos for quality: accept or retake, with reasons.
     Check(check::CheckArgs),

@@ -1,10 +1,11 @@
-//! Generated photos for capture tests: a scene whose subject sits where a guide step wants it.
+//! Synthetic photos that fit a guide step: a scene whose subject sits where the step wants it.
 //!
 //! The subject is a dark, detailed body (a car-like shape with wheels, or a
 //! plate/panel) over a bright sky and a mid-grey ground, so it stands out to
 //! any saliency estimate, is sharp, level and well exposed. Every seed moves
 //! the horizon and scatters different background shapes, so two photos are
-//! never perceptual duplicates of each other.
+//! never perceptual duplicates of each other. The demo and the end-to-end
+//! tests use them where a real caller would take a photo.
 
 use image::{ImageBuffer, Rgb, RgbImage};
 
@@ -340,7 +341,37 @@ pub fn scene_oriented(
     bytes
 }
 
+/// Steps whose subject is a whole car in a street scene (the rest are plates, panels, close-ups).
+const CAR_SCENES: [&str; 10] = [
+    "front",
+    "front_left",
+    "left",
+    "rear_left",
+    "rear",
+    "rear_right",
+    "right",
+    "front_right",
+    "damage_context",
+    "scene",
+];
+
+/// A photo for guide step `step_id` with its target region and fill range, held the way
+/// its overlay is drawn (`portrait` when the overlay is taller than wide).
+pub fn for_step(
+    step_id: &str,
+    target: Region,
+    fill: (f64, f64),
+    portrait: bool,
+    seed: u64,
+) -> Vec<u8> {
+    scene_oriented(seed, target, fill, CAR_SCENES.contains(&step_id), portrait)
+}
+
 /// The same scene, blurred as by a shaking hand: a photo to be retaken.
+///
+/// # Panics
+///
+/// If `jpeg` is not a decodable image; it is meant for scenes made by this crate.
 pub fn blurred(jpeg: &[u8]) -> Vec<u8> {
     let image = image::load_from_memory(jpeg)
         .expect("decoding a generated scene")
