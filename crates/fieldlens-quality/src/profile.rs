@@ -65,8 +65,9 @@ pub struct CheckProfile {
     pub max_subject_fill: f32,
     /// Share of a frame edge the subject mask must cover for the subject to count as running
     /// out of the frame there (with the cells along that edge looking like car); a subject
-    /// that runs out on two or more edges is `framing` (`cut_off`, or `too_close` on three or
-    /// when it also fills more than the largest fill). Default 0.4.
+    /// that runs out on two or more edges, or on one edge that its box reaches (margin under
+    /// 2%) where the cells look more like car than not, is `framing` (`cut_off`, or
+    /// `too_close` on three or when it also fills more than the largest fill). Default 0.4.
     pub max_edge_contact: f32,
     /// Smallest share of the subject box that must lie inside `target`, when set (`framing`,
     /// `off_target`). Default 0.6.
