@@ -12,6 +12,7 @@ use crate::capture::MAX_PHOTO_BYTES;
 use crate::config::Config;
 use crate::convert;
 use crate::error::HubError;
+use crate::journal::Journal;
 use bytes::Bytes;
 use fieldlens_core::event::CaseEvent;
 use fieldlens_core::token::{self, SessionClaims, TokenError, TokenKind};
@@ -22,7 +23,7 @@ use fieldlens_media::{
     SessionAuthorizer, SessionGrant, SinkError, UploadKey, UploadSpec,
 };
 use fieldlens_proto::v1 as pb;
-use fieldlens_store::StoreError;
+use fieldlens_store::{Store, StoreError};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
@@ -31,9 +32,9 @@ use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, SystemTime};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
-/// Appended upload bytes are made durable (and acknowledged) at least this often.
+/// Appended upload bytes are made durable (and acknowledged) about this often.
 const SYNC_EVERY_BYTES: u64 = 1024 * 1024;
 
 /// How long open media connections get to close when the hub stops.
@@ -91,7 +92,7 @@ pub fn start(config: &Config, hub: &Arc<Hub>) -> anyhow::Result<Arc<MediaServer>
         Arc::new(HubAuthorizer { hub: weak.clone() }),
         Arc::new(HubSink {
             hub: weak.clone(),
-            durable: Mutex::new(HashMap::new()),
+            uploads: Mutex::new(HashMap::new()),
         }),
         Arc::new(events),
     )
@@ -296,10 +297,37 @@ impl SessionAuthorizer for HubAuthorizer {
 
 /// Keeps uploads in the store (resumable, durable before acknowledged) and hands each
 /// finished photo to [`Hub::submit_photo`].
+///
+/// Every byte is written once: chunks go to the store as they arrive and, once their
+/// SHA-256 is verified, become the photo's content-addressed blob where they lie. The
+/// hash runs as chunks arrive, so nothing is read back to verify it; syncs run in the
+/// background through the hub's group commit, and acks follow them.
 struct HubSink {
     hub: Weak<Hub>,
-    /// Bytes of each running upload known to be durable.
-    durable: Mutex<HashMap<UploadKey, u64>>,
+    /// The uploads whose streams are running.
+    uploads: Mutex<HashMap<UploadKey, Arc<Upload>>>,
+}
+
+/// What the sink keeps in memory for an upload while its stream runs.
+struct Upload {
+    progress: Mutex<Progress>,
+    /// Bytes known to be durable; the upload stream acknowledges them.
+    durable: watch::Sender<u64>,
+}
+
+struct Progress {
+    /// SHA-256 of the bytes stored so far (unused once the upload is complete).
+    hasher: Sha256,
+    /// The upload's bytes are verified and kept as its blob.
+    complete: bool,
+    /// Bytes stored up to which a sync was last asked for.
+    sync_asked: u64,
+}
+
+impl Upload {
+    fn progress(&self) -> MutexGuard<'_, Progress> {
+        self.progress.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 fn storage(error: impl std::fmt::Display) -> SinkError {
@@ -315,6 +343,18 @@ fn refusal(error: HubError) -> SinkError {
     }
 }
 
+/// Runs `work` on the store off the async threads.
+async fn on_store<T: Send + 'static>(
+    journal: &Arc<Journal>,
+    work: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, SinkError> {
+    let journal = Arc::clone(journal);
+    tokio::task::spawn_blocking(move || work(journal.store()))
+        .await
+        .map_err(storage)?
+        .map_err(storage)
+}
+
 impl HubSink {
     fn hub(&self) -> Result<Arc<Hub>, SinkError> {
         self.hub
@@ -322,17 +362,15 @@ impl HubSink {
             .ok_or_else(|| storage("the hub is shutting down"))
     }
 
-    fn set_durable(&self, key: &UploadKey, durable: Option<u64>) {
-        let mut map = self.durable.lock().unwrap_or_else(|p| p.into_inner());
-        match durable {
-            Some(durable) => map.insert(key.clone(), durable),
-            None => map.remove(key),
-        };
+    fn uploads(&self) -> MutexGuard<'_, HashMap<UploadKey, Arc<Upload>>> {
+        self.uploads.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn durable(&self, key: &UploadKey) -> u64 {
-        let map = self.durable.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(key).copied().unwrap_or(0)
+    fn upload(&self, key: &UploadKey) -> Result<Arc<Upload>, SinkError> {
+        self.uploads()
+            .get(key)
+            .cloned()
+            .ok_or_else(|| storage(format!("upload {} was not begun", key.upload_id)))
     }
 
     /// The case the upload's session serves, and who uploads.
@@ -357,38 +395,100 @@ impl PhotoSink for HubSink {
         // already has passes, so a finished upload can be answered again).
         hub.check_photo_admission(&principal, &case, &spec.step_id, &spec.sha256)
             .map_err(refusal)?;
-        let store = hub.journal();
-        let record = store
+        let journal = hub.journal();
+        let record = journal
             .store()
             .begin_upload(&key.session_id, &key.upload_id, spec.size, &spec.sha256)
             .map_err(|error| match error {
                 StoreError::UploadConflict { .. } => SinkError::Conflict,
                 other => storage(other),
             })?;
-        store.wrote();
+        journal.wrote();
+        let mut hasher = Sha256::new();
         if record.stored > 0 {
             // What a resume starts from must survive a crash; a start from zero always does.
-            store.durable().await.map_err(storage)?;
+            journal.durable().await.map_err(storage)?;
+            if !record.complete {
+                // The running hash starts over the stored prefix, read once.
+                let (scope, id, stored) =
+                    (key.session_id.clone(), key.upload_id.clone(), record.stored);
+                hasher = on_store(&journal, move |store| {
+                    let bytes = store.upload_bytes(&scope, &id)?;
+                    if bytes.len() as u64 != stored {
+                        return Err(StoreError::Corrupt {
+                            what: "upload chunks",
+                            detail: format!(
+                                "{scope}/{id}: {} bytes, the record says {stored}",
+                                bytes.len()
+                            ),
+                        });
+                    }
+                    Ok(Sha256::new_with_prefix(&bytes))
+                })
+                .await?;
+            }
         }
-        self.set_durable(key, Some(record.stored));
+        let upload = Upload {
+            progress: Mutex::new(Progress {
+                hasher,
+                complete: record.complete,
+                sync_asked: record.stored,
+            }),
+            durable: watch::channel(record.stored).0,
+        };
+        self.uploads().insert(key.clone(), Arc::new(upload));
         Ok(record.stored)
     }
 
     async fn append(&self, key: &UploadKey, offset: u64, data: Bytes) -> Result<u64, SinkError> {
         let hub = self.hub()?;
+        let upload = self.upload(key)?;
         let journal = hub.journal();
         let stored = journal
             .store()
             .append_upload(&key.session_id, &key.upload_id, offset, &data)
             .map_err(storage)?;
         journal.wrote();
-        let durable = self.durable(key);
-        if stored - durable < SYNC_EVERY_BYTES {
-            return Ok(durable);
+        let sync = {
+            let mut progress = upload.progress();
+            progress.hasher.update(&data);
+            let sync = stored - progress.sync_asked >= SYNC_EVERY_BYTES;
+            if sync {
+                progress.sync_asked = stored;
+            }
+            sync
+        };
+        if sync {
+            // In the background: the stream goes on receiving meanwhile, and acknowledges
+            // the bytes once the sync is done. A failed sync acknowledges nothing.
+            let upload = Arc::clone(&upload);
+            tokio::spawn(async move {
+                if journal.durable().await.is_ok() {
+                    upload.durable.send_if_modified(|durable| {
+                        let more = stored > *durable;
+                        *durable = (*durable).max(stored);
+                        more
+                    });
+                }
+            });
         }
-        journal.durable().await.map_err(storage)?;
-        self.set_durable(key, Some(stored));
-        Ok(stored)
+        Ok(*upload.durable.borrow())
+    }
+
+    async fn durable_beyond(&self, key: &UploadKey, durable: u64) -> u64 {
+        let Some(upload) = self.uploads().get(key).cloned() else {
+            return std::future::pending().await;
+        };
+        let mut durable_now = upload.durable.subscribe();
+        let now = durable_now.wait_for(|now| *now > durable).await.map(|now| *now);
+        match now {
+            Ok(now) => now,
+            Err(_) => std::future::pending().await,
+        }
+    }
+
+    fn release(&self, key: &UploadKey) {
+        self.uploads().remove(key);
     }
 
     async fn finish(&self, spec: &UploadSpec) -> Result<pb::PhotoReport, SinkError> {
@@ -396,41 +496,44 @@ impl PhotoSink for HubSink {
         let (case, principal) = Self::context(&hub, spec)?;
         let key = &spec.key;
         let journal = hub.journal();
-        journal.durable().await.map_err(storage)?;
-        self.set_durable(key, None);
-        let record = journal
-            .store()
-            .begin_upload(&key.session_id, &key.upload_id, spec.size, &spec.sha256)
-            .map_err(storage)?;
-        let bytes = {
-            let journal = Arc::clone(&journal);
-            let (key, complete, sha256) = (key.clone(), record.complete, spec.sha256.clone());
-            tokio::task::spawn_blocking(move || -> Result<(Vec<u8>, String), StoreError> {
-                let store = journal.store();
-                let bytes = if complete {
-                    store.blob(&sha256)?.unwrap_or_default()
-                } else {
-                    store.upload_bytes(&key.session_id, &key.upload_id)?
-                };
-                let actual = hex::encode(Sha256::digest(&bytes));
-                Ok((bytes, actual))
-            })
-            .await
-            .map_err(storage)?
-            .map_err(storage)?
+        let upload = self.upload(key)?;
+        let (complete, actual) = {
+            let progress = upload.progress();
+            (
+                progress.complete,
+                hex::encode(progress.hasher.clone().finalize()),
+            )
         };
-        let (bytes, actual) = bytes;
-        if actual != spec.sha256 {
-            journal
-                .store()
-                .discard_upload(&key.session_id, &key.upload_id)
-                .map_err(storage)?;
+        let (scope, id, sha256) = (
+            key.session_id.clone(),
+            key.upload_id.clone(),
+            spec.sha256.clone(),
+        );
+        if !complete && actual != spec.sha256 {
+            on_store(&journal, move |store| store.discard_upload(&scope, &id)).await?;
             journal.wrote();
             return Err(SinkError::HashMismatch {
                 expected: spec.sha256.clone(),
                 actual,
             });
         }
+        // Verified: the chunks become the photo's blob where they lie.
+        let bytes = on_store(&journal, move |store| {
+            if complete {
+                return store.blob(&sha256)?.ok_or_else(|| StoreError::Corrupt {
+                    what: "blob",
+                    detail: format!("{sha256}: the blob of a complete upload is missing"),
+                });
+            }
+            let bytes = store.upload_bytes(&scope, &id)?;
+            store.complete_upload(&scope, &id)?;
+            Ok(bytes)
+        })
+        .await?;
+        journal.wrote();
+        upload.progress().complete = true;
+        // The capture path's commit makes the chunks, the blob and the photo's event
+        // durable together; submit_photo finds the blob stored and does not store it again.
         let submitted = hub
             .submit_photo(
                 &principal,
@@ -441,14 +544,8 @@ impl PhotoSink for HubSink {
             )
             .await
             .map_err(refusal)?;
-        if !record.complete {
-            // The photo is a blob now; the chunks can go.
-            journal
-                .store()
-                .complete_upload(&key.session_id, &key.upload_id)
-                .map_err(storage)?;
-            journal.wrote();
-        }
+        // A photo the step had already commits nothing: the blob must still be durable.
+        journal.durable().await.map_err(storage)?;
         Ok(convert::report_to_wire(&submitted.report))
     }
 }

@@ -197,6 +197,22 @@ pub trait PhotoSink: Send + Sync + 'static {
         data: Bytes,
     ) -> impl Future<Output = Result<u64, SinkError>> + Send;
 
+    /// Completes once more than `durable` bytes of the upload are durable, with the new
+    /// durable offset: how a sink that syncs in the background gets acknowledgements out
+    /// while the client waits for one. Must be cancel-safe. The default never completes
+    /// (the durable offsets [`PhotoSink::append`] returns are the only ones).
+    fn durable_beyond(&self, key: &UploadKey, durable: u64) -> impl Future<Output = u64> + Send {
+        let _ = (key, durable);
+        std::future::pending()
+    }
+
+    /// The upload stream for `key` has ended, finished or not (the client stopped, the
+    /// connection dropped, a newer stream took over). The sink may forget what it kept
+    /// in memory for it; a resume starts with [`PhotoSink::begin`] again.
+    fn release(&self, key: &UploadKey) {
+        let _ = key;
+    }
+
     /// Called once all `spec.size` bytes are appended: makes them durable, verifies
     /// their SHA-256 (on mismatch discards them, so a retry starts from zero, and returns
     /// [`SinkError::HashMismatch`]), checks the photo and returns its report. Must

@@ -903,6 +903,7 @@ impl Link {
         let result = self
             .receive_upload(&turn, &spec, &start, &mut send, &mut reader, sink.as_ref())
             .await;
+        sink.release(&spec.key);
         drop(turn);
         self.shared.release_if_idle(&self.session);
         match result {
@@ -947,6 +948,12 @@ impl Link {
         while !receiver.is_fully_received() {
             let request = tokio::select! {
                 request = reader.next::<MediaUploadRequest>() => request?,
+                durable = sink.durable_beyond(&spec.key, receiver.durable_offset()) => {
+                    if let Some(ack) = receiver.on_durable(durable)? {
+                        write_framed(send, None, &[&ack]).await?;
+                    }
+                    continue;
+                }
                 () = turn.superseded() => {
                     let _ = send.reset(var_int(ErrorCode::Superseded));
                     return Ok(());

@@ -216,18 +216,44 @@ fn upload_writes_that_do_not_fit_are_refused_and_change_nothing() {
 }
 
 #[test]
-fn completed_uploads_keep_their_record_and_drop_their_chunks_discarded_ones_start_over() {
+fn a_completed_upload_is_the_blob_of_its_hash_without_a_copy_discarded_ones_start_over() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(dir.path()).unwrap();
     let sha = "01".repeat(32);
-    store.begin_upload("s-1", "done", 2, &sha).unwrap();
-    store.append_upload("s-1", "done", 0, b"ok").unwrap();
-    store.complete_upload("s-1", "done").unwrap();
-    let record = store.begin_upload("s-1", "done", 2, &sha).unwrap();
-    assert_eq!((record.stored, record.complete), (2, true));
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        store.begin_upload("s-1", "done", 4, &sha).unwrap();
+        store.append_upload("s-1", "done", 0, b"ok").unwrap();
+        let error = store.complete_upload("s-1", "done").unwrap_err();
+        assert!(error.to_string().contains("2 of 4 bytes stored"), "{error}");
+        assert!(store.blob(&sha).unwrap().is_none());
+        store.append_upload("s-1", "done", 2, b"!!").unwrap();
+        store.complete_upload("s-1", "done").unwrap();
+        store.complete_upload("s-1", "done").unwrap();
+        store.sync().unwrap();
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.blob(&sha).unwrap().as_deref(), Some(&b"ok!!"[..]));
+    let record = store.begin_upload("s-1", "done", 4, &sha).unwrap();
+    assert_eq!((record.stored, record.complete), (4, true));
     assert!(store.upload_bytes("s-1", "done").unwrap().is_empty());
-    let error = store.append_upload("s-1", "done", 2, b"x").unwrap_err();
+    let error = store.append_upload("s-1", "done", 4, b"x").unwrap_err();
     assert!(error.to_string().contains("already complete"), "{error}");
+    // The blob's bytes stay: discarding a complete upload keeps it, storing the blob
+    // again is a no-op, and the same bytes uploaded again complete onto that blob.
+    store.discard_upload("s-1", "done").unwrap();
+    store.put_blob(&sha, b"ok!!").unwrap();
+    store.begin_upload("s-2", "again", 4, &sha).unwrap();
+    store.append_upload("s-2", "again", 0, b"ok!!").unwrap();
+    store.complete_upload("s-2", "again").unwrap();
+    assert!(
+        store
+            .begin_upload("s-2", "again", 4, &sha)
+            .unwrap()
+            .complete
+    );
+    assert_eq!(store.blob(&sha).unwrap().as_deref(), Some(&b"ok!!"[..]));
+    let error = store.complete_upload("s-2", "never").unwrap_err();
+    assert!(error.to_string().contains("not declared"), "{error}");
 
     store.begin_upload("s-1", "bad", 3, &sha).unwrap();
     store.append_upload("s-1", "bad", 0, b"abc").unwrap();

@@ -233,6 +233,11 @@ impl UploadReceiver {
         }))
     }
 
+    /// Bytes the sink reported durable so far.
+    pub fn durable_offset(&self) -> u64 {
+        self.durable_offset
+    }
+
     /// Whether every declared byte has arrived.
     pub fn is_fully_received(&self) -> bool {
         self.next_offset == self.size
