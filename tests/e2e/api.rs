@@ -245,9 +245,9 @@ async fn idempotent_open_watch_callback_offer_accept_end() {
         .unwrap()
         .into_inner();
     assert!(presence.available && presence.online);
-    let offer = tokio::time::timeout(std::time::Duration::from_secs(10), offers.next())
+    let offer = tokio::time::timeout(std::time::Duration::from_secs(30), offers.next())
         .await
-        .expect("an offer within 10 s")
+        .expect("an offer within 30 s")
         .unwrap()
         .unwrap();
     assert_eq!(offer.case_id, case_id);

@@ -66,7 +66,7 @@ async fn appliance_case_from_opening_to_verified_evidence() {
         })
         .await
         .unwrap();
-    let offer = tokio::time::timeout(std::time::Duration::from_secs(10), offers.next())
+    let offer = tokio::time::timeout(std::time::Duration::from_secs(30), offers.next())
         .await
         .unwrap()
         .unwrap()
