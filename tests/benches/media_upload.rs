@@ -10,9 +10,11 @@
 //! over gRPC (chunked stream, then the same check) until its response. Both end in the
 //! same `Hub::submit_photo`; the difference is the transport and the resumable storage.
 //! A third baseline sends the same bytes on one bare quinn stream (same TLS and congestion
-//! control as the link) to an in-process server that reads to the end and answers one
-//! byte: the link's time besides the check, against it, is the goodput ratio through the
-//! real hub.
+//! control as the link) to a server that reads to the end and answers one byte: the
+//! link's time besides the check, against it, is the goodput ratio through the real hub.
+//! That server runs twice: in a process of its own, as the hub does (this binary with
+//! `--bare-server`), which is the like-for-like baseline; and inside the load generator's
+//! process, where client and server share one runtime and skip the second process.
 //! Photos are the full-resolution phone photos in `../shared/data/bench-photos`, or
 //! generated scenes when that folder is absent. Prints Markdown for BENCHMARKS.md.
 
@@ -33,6 +35,7 @@ use tonic::transport::Channel;
 struct Sample {
     bytes: usize,
     bare_ms: f64,
+    bare_in_process_ms: f64,
     media_ms: f64,
     grpc_ms: f64,
     media_check_ms: u32,
@@ -211,6 +214,46 @@ async fn via_bare_quinn(server: SocketAddr, pin: &str, bytes: &[u8]) -> f64 {
     elapsed
 }
 
+/// The runtime of either process: two worker threads, like the hub's machine has cores.
+fn two_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Runs [`bare_server`] in this process, prints `<address> <pin>`, and stops when stdin
+/// closes (the load generator that started it has gone).
+fn serve_bare() {
+    let runtime = two_thread_runtime();
+    runtime.block_on(async {
+        let (endpoint, pin) = bare_server();
+        println!("{} {pin}", endpoint.local_addr().unwrap());
+        tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()))
+            .await
+            .ok();
+    });
+}
+
+/// Starts this binary as a bare quinn server in its own process: the child, its address
+/// and its pin.
+fn spawn_bare_server() -> (std::process::Child, SocketAddr, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("--bare-server")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting the bare quinn server process");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let (addr, pin) = line.trim().split_once(' ').expect("<address> <pin>");
+    (child, addr.parse().unwrap(), pin.to_owned())
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -218,6 +261,9 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
+    if argv.iter().any(|a| a == "--bare-server") {
+        return serve_bare();
+    }
     // `cargo bench` passes `--bench`; under `cargo test --benches` one round checks it runs.
     let mut rounds = if argv.iter().any(|a| a == "--bench") {
         15
@@ -229,11 +275,7 @@ fn main() {
             rounds = pair[1].parse().expect("--rounds takes a number");
         }
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = two_thread_runtime();
     runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let tech = ApiKey::new("bench-tech", "technician");
@@ -258,6 +300,7 @@ fn main() {
         let (photos, source) = photos();
         let (bare, pin) = bare_server();
         let bare_addr = bare.local_addr().unwrap();
+        let (mut bare_process, bare_process_addr, bare_process_pin) = spawn_bare_server();
         let mut samples = Vec::new();
         for round in 0..rounds {
             let photo = Photo::new(photos[round % photos.len()].clone().into());
@@ -274,10 +317,12 @@ fn main() {
                 let grpc = via_grpc(&channel, &grpc_case, &grpc_token, &photo).await;
                 (via_media(&session, &photo).await, grpc)
             };
-            let bare_ms = via_bare_quinn(bare_addr, &pin, photo.bytes()).await;
+            let bare_ms = via_bare_quinn(bare_process_addr, &bare_process_pin, photo.bytes()).await;
+            let bare_in_process_ms = via_bare_quinn(bare_addr, &pin, photo.bytes()).await;
             samples.push(Sample {
                 bytes: photo.bytes().len(),
                 bare_ms,
+                bare_in_process_ms,
                 media_ms: media.0,
                 grpc_ms: grpc.0,
                 media_check_ms: media.1,
@@ -297,13 +342,15 @@ fn main() {
             .unwrap_or_default();
         println!("Photos: {source}; {rounds} rounds; hub binary from target/{profile}.\n");
         println!(
-            "| round | bytes | media link ms (check ms) | gRPC ms (check ms) | gRPC ÷ media | bare quinn ms | bare ÷ (media − check) |"
+            "| round | bytes | media link ms (check ms) | gRPC ms (check ms) | gRPC ÷ media | bare quinn ms: own process / in-process | bare ÷ (media − check): own process / in-process |"
         );
         println!("|---|---|---|---|---|---|---|");
         let goodput = |s: &Sample| s.bare_ms / (s.media_ms - f64::from(s.media_check_ms));
+        let goodput_in_process =
+            |s: &Sample| s.bare_in_process_ms / (s.media_ms - f64::from(s.media_check_ms));
         for (i, s) in samples.iter().enumerate() {
             println!(
-                "| {} | {} | {:.0} ({}) | {:.0} ({}) | {:.2} | {:.1} | {:.2} |",
+                "| {} | {} | {:.0} ({}) | {:.0} ({}) | {:.2} | {:.1} / {:.1} | {:.2} / {:.2} |",
                 i + 1,
                 s.bytes,
                 s.media_ms,
@@ -312,7 +359,9 @@ fn main() {
                 s.grpc_check_ms,
                 s.grpc_ms / s.media_ms,
                 s.bare_ms,
-                goodput(s)
+                s.bare_in_process_ms,
+                goodput(s),
+                goodput_in_process(s)
             );
         }
         let ratio = median(samples.iter().map(|s| s.grpc_ms / s.media_ms).collect());
@@ -321,11 +370,17 @@ fn main() {
         };
         println!(
             "\nMedian gRPC ÷ media link: **{ratio:.2}**. Median time besides the check: media link \
-             {:.0} ms, gRPC {:.0} ms, bare quinn {:.0} ms. Median bare ÷ (media − check): **{:.2}**.",
+             {:.0} ms, gRPC {:.0} ms, bare quinn {:.0} ms in its own process, {:.0} ms in-process. \
+             Median bare ÷ (media − check): **{:.2}** against bare quinn in its own process, \
+             {:.2} in-process.",
             overhead(|s| s.media_ms, |s| s.media_check_ms),
             overhead(|s| s.grpc_ms, |s| s.grpc_check_ms),
             median(samples.iter().map(|s| s.bare_ms).collect()),
+            median(samples.iter().map(|s| s.bare_in_process_ms).collect()),
             median(samples.iter().map(goodput).collect()),
+            median(samples.iter().map(goodput_in_process).collect()),
         );
+        drop(bare_process.stdin.take());
+        let _ = bare_process.wait();
     });
 }

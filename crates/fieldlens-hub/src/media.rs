@@ -299,18 +299,27 @@ impl SessionAuthorizer for HubAuthorizer {
 /// finished photo to [`Hub::submit_photo`].
 ///
 /// Every byte is written once: chunks go to the store as they arrive and, once their
-/// SHA-256 is verified, become the photo's content-addressed blob where they lie. The
-/// hash runs as chunks arrive, so nothing is read back to verify it; syncs run in the
-/// background through the hub's group commit, and acks follow them.
+/// SHA-256 is verified, become the photo's content-addressed blob where they lie. A
+/// writer task per upload stores and hashes the chunks while the stream reads the next
+/// ones, so nothing is read back to verify the hash; syncs run in the background
+/// through the hub's group commit, and acks follow them.
 struct HubSink {
     hub: Weak<Hub>,
     /// The uploads whose streams are running.
     uploads: Mutex<HashMap<UploadKey, Arc<Upload>>>,
 }
 
+/// Chunks an upload's writer may hold before the stream waits for it.
+const WRITER_QUEUE_CHUNKS: usize = 4;
+
 /// What the sink keeps in memory for an upload while its stream runs.
 struct Upload {
-    progress: Mutex<Progress>,
+    /// To the writer task, in order; taken when the stream ends.
+    chunks: Mutex<Option<mpsc::Sender<(u64, Bytes)>>>,
+    writer: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    progress: Arc<Mutex<Progress>>,
+    /// Bytes stored so far, or why the writer stopped.
+    stored: watch::Sender<Result<u64, String>>,
     /// Bytes known to be durable; the upload stream acknowledges them.
     durable: watch::Sender<u64>,
 }
@@ -320,13 +329,61 @@ struct Progress {
     hasher: Sha256,
     /// The upload's bytes are verified and kept as its blob.
     complete: bool,
-    /// Bytes stored up to which a sync was last asked for.
-    sync_asked: u64,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Upload {
     fn progress(&self) -> MutexGuard<'_, Progress> {
-        self.progress.lock().unwrap_or_else(|p| p.into_inner())
+        lock(&self.progress)
+    }
+}
+
+/// Stores and hashes an upload's chunks in order, asks for a sync about every
+/// [`SYNC_EVERY_BYTES`] and moves the durable offset when it is done.
+async fn write_chunks(
+    journal: Arc<Journal>,
+    key: UploadKey,
+    mut chunks: mpsc::Receiver<(u64, Bytes)>,
+    upload: Arc<Upload>,
+    mut sync_asked: u64,
+) {
+    while let Some((offset, data)) = chunks.recv().await {
+        let progress = Arc::clone(&upload.progress);
+        let key = key.clone();
+        let written = on_store(&journal, move |store| {
+            let stored = store.append_upload(&key.session_id, &key.upload_id, offset, &data)?;
+            lock(&progress).hasher.update(&data);
+            Ok(stored)
+        })
+        .await;
+        let stored = match written {
+            Ok(stored) => stored,
+            Err(error) => {
+                upload
+                    .stored
+                    .send_modify(|stored| *stored = Err(error.to_string()));
+                return;
+            }
+        };
+        journal.wrote();
+        upload.stored.send_modify(|written| *written = Ok(stored));
+        if stored - sync_asked >= SYNC_EVERY_BYTES {
+            sync_asked = stored;
+            // The writer goes on meanwhile; a failed sync acknowledges nothing.
+            let (journal, upload) = (Arc::clone(&journal), Arc::clone(&upload));
+            tokio::spawn(async move {
+                if journal.durable().await.is_ok() {
+                    upload.durable.send_if_modified(|durable| {
+                        let more = stored > *durable;
+                        *durable = (*durable).max(stored);
+                        more
+                    });
+                }
+            });
+        }
     }
 }
 
@@ -428,49 +485,44 @@ impl PhotoSink for HubSink {
                 .await?;
             }
         }
-        let upload = Upload {
-            progress: Mutex::new(Progress {
+        let (sender, receiver) = mpsc::channel(WRITER_QUEUE_CHUNKS);
+        let upload = Arc::new(Upload {
+            chunks: Mutex::new(Some(sender)),
+            writer: Mutex::new(None),
+            progress: Arc::new(Mutex::new(Progress {
                 hasher,
                 complete: record.complete,
-                sync_asked: record.stored,
-            }),
+            })),
+            stored: watch::channel(Ok(record.stored)).0,
             durable: watch::channel(record.stored).0,
-        };
-        self.uploads().insert(key.clone(), Arc::new(upload));
+        });
+        let writer = tokio::spawn(write_chunks(
+            journal,
+            key.clone(),
+            receiver,
+            Arc::clone(&upload),
+            record.stored,
+        ));
+        *lock(&upload.writer) = Some(writer);
+        self.uploads().insert(key.clone(), upload);
         Ok(record.stored)
     }
 
     async fn append(&self, key: &UploadKey, offset: u64, data: Bytes) -> Result<u64, SinkError> {
-        let hub = self.hub()?;
         let upload = self.upload(key)?;
-        let journal = hub.journal();
-        let stored = journal
-            .store()
-            .append_upload(&key.session_id, &key.upload_id, offset, &data)
-            .map_err(storage)?;
-        journal.wrote();
-        let sync = {
-            let mut progress = upload.progress();
-            progress.hasher.update(&data);
-            let sync = stored - progress.sync_asked >= SYNC_EVERY_BYTES;
-            if sync {
-                progress.sync_asked = stored;
-            }
-            sync
+        let sender = lock(&upload.chunks).clone();
+        let sent = match sender {
+            Some(sender) => sender.send((offset, data)).await.is_ok(),
+            None => false,
         };
-        if sync {
-            // In the background: the stream goes on receiving meanwhile, and acknowledges
-            // the bytes once the sync is done. A failed sync acknowledges nothing.
-            let upload = Arc::clone(&upload);
-            tokio::spawn(async move {
-                if journal.durable().await.is_ok() {
-                    upload.durable.send_if_modified(|durable| {
-                        let more = stored > *durable;
-                        *durable = (*durable).max(stored);
-                        more
-                    });
-                }
-            });
+        if let Err(error) = &*upload.stored.borrow() {
+            return Err(storage(error));
+        }
+        if !sent {
+            return Err(storage(format!(
+                "upload {} is no longer written",
+                key.upload_id
+            )));
         }
         Ok(*upload.durable.borrow())
     }
@@ -480,15 +532,26 @@ impl PhotoSink for HubSink {
             return std::future::pending().await;
         };
         let mut durable_now = upload.durable.subscribe();
-        let now = durable_now.wait_for(|now| *now > durable).await.map(|now| *now);
+        let now = durable_now
+            .wait_for(|now| *now > durable)
+            .await
+            .map(|now| *now);
         match now {
             Ok(now) => now,
             Err(_) => std::future::pending().await,
         }
     }
 
-    fn release(&self, key: &UploadKey) {
-        self.uploads().remove(key);
+    async fn release(&self, key: &UploadKey) {
+        let Some(upload) = self.uploads().remove(key) else {
+            return;
+        };
+        // What the writer holds still lands before a resume asks what is stored.
+        lock(&upload.chunks).take();
+        let writer = lock(&upload.writer).take();
+        if let Some(writer) = writer {
+            let _ = writer.await;
+        }
     }
 
     async fn finish(&self, spec: &UploadSpec) -> Result<pb::PhotoReport, SinkError> {
@@ -497,6 +560,14 @@ impl PhotoSink for HubSink {
         let key = &spec.key;
         let journal = hub.journal();
         let upload = self.upload(key)?;
+        let written = upload
+            .stored
+            .subscribe()
+            .wait_for(|stored| stored.as_ref().map_or(true, |&n| n == spec.size))
+            .await
+            .map_err(storage)?
+            .clone();
+        written.map_err(storage)?;
         let (complete, actual) = {
             let progress = upload.progress();
             (

@@ -208,9 +208,11 @@ pub trait PhotoSink: Send + Sync + 'static {
 
     /// The upload stream for `key` has ended, finished or not (the client stopped, the
     /// connection dropped, a newer stream took over). The sink may forget what it kept
-    /// in memory for it; a resume starts with [`PhotoSink::begin`] again.
-    fn release(&self, key: &UploadKey) {
+    /// in memory for it; a resume starts with [`PhotoSink::begin`] again, once this has
+    /// completed (so a sink that writes behind [`PhotoSink::append`] finishes first).
+    fn release(&self, key: &UploadKey) -> impl Future<Output = ()> + Send {
         let _ = key;
+        std::future::ready(())
     }
 
     /// Called once all `spec.size` bytes are appended: makes them durable, verifies

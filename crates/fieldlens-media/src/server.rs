@@ -903,7 +903,7 @@ impl Link {
         let result = self
             .receive_upload(&turn, &spec, &start, &mut send, &mut reader, sink.as_ref())
             .await;
-        sink.release(&spec.key);
+        sink.release(&spec.key).await;
         drop(turn);
         self.shared.release_if_idle(&self.session);
         match result {
