@@ -1,10 +1,17 @@
 //! Case events and the hash chain that makes each case's log tamper-evident.
 //!
 //! Every change to a case is an event appended to that case's log. Each record
-//! carries the SHA-256 of the previous record, and its own hash is taken over a
-//! canonical JSON form (keys sorted, no whitespace) that includes that previous
-//! hash — so changing, removing, inserting or reordering any record breaks the
-//! chain from that point on, and [`verify_chain`] says where.
+//! carries the SHA-256 of the previous record, and its own hash is taken over the
+//! record's JSON without `hash` (which includes that previous hash) — so changing,
+//! removing, inserting or reordering any record breaks the chain from that point on,
+//! and [`verify_chain`] says where.
+//!
+//! That JSON is what `serde_json` writes for the record, serialized once: struct
+//! fields in declaration order, object values inside events (a quality report, a
+//! decision's detail) with their keys sorted (serde_json's map is ordered by key), no
+//! whitespace, floats written shortest-exact and read back exactly (`float_roundtrip`).
+//! A record read back from any JSON spelling of it — keys in another order, other
+//! whitespace — therefore hashes to the same bytes, without a canonicalisation pass.
 
 use crate::intake::NewCase;
 use crate::token::Role;
@@ -270,7 +277,7 @@ pub struct EventRecord {
     pub event: CaseEvent,
     /// Hash of the previous record ([`GENESIS_HASH`] for the first).
     pub prev_hash: String,
-    /// Hash of this record's canonical form (which includes `prev_hash`).
+    /// Hash of this record's JSON without `hash` (which includes `prev_hash`).
     pub hash: String,
 }
 
@@ -297,14 +304,32 @@ impl EventRecord {
         record
     }
 
-    /// SHA-256 (hex) over the canonical JSON of every field except `hash`.
+    /// SHA-256 (hex) over the record's JSON without `hash` (see the module docs).
     pub fn compute_hash(&self) -> String {
-        let mut value = serde_json::to_value(self).unwrap_or_default();
-        if let Some(object) = value.as_object_mut() {
-            object.remove("hash");
-        }
-        hex::encode(Sha256::digest(canonical_json(&value).as_bytes()))
+        let hashed = Hashed {
+            case_id: &self.case_id,
+            seq: self.seq,
+            at: self.at,
+            actor: &self.actor,
+            event: &self.event,
+            prev_hash: &self.prev_hash,
+        };
+        // Serializing these types cannot fail: every map in them has string keys.
+        let json = serde_json::to_vec(&hashed).unwrap_or_default();
+        hex::encode(Sha256::digest(&json))
     }
+}
+
+/// What a record's hash covers: every field of [`EventRecord`] but `hash`, in the same
+/// order and with the same names, so its JSON is the record's own without `hash`.
+#[derive(Serialize)]
+struct Hashed<'a> {
+    case_id: &'a CaseId,
+    seq: u64,
+    at: UnixMs,
+    actor: &'a Actor,
+    event: &'a CaseEvent,
+    prev_hash: &'a str,
 }
 
 /// JSON with object keys sorted and no whitespace, so equal values hash equally

@@ -412,6 +412,57 @@ fn chain_detects_change_removal_insertion_and_reordering() {
 }
 
 #[test]
+fn hash_covers_the_stored_json_without_hash_whatever_its_key_order() {
+    use sha2::Digest;
+    let (case, mut log) = opened();
+    let triaged = EventRecord::chained(
+        case.id.clone(),
+        2,
+        2_000,
+        Actor::System,
+        CaseEvent::Triaged {
+            decision: "truck_roll".into(),
+            detail: serde_json::json!({ "z": 1.5, "a": [0.1, { "y": true, "b": null }] }),
+        },
+        log[0].hash.clone(),
+    );
+    log.push(triaged);
+    for record in &log {
+        let stored = serde_json::to_string(record).unwrap();
+        let without_hash = stored
+            .strip_suffix(&format!(",\"hash\":\"{}\"}}", record.hash))
+            .expect("hash is the last field");
+        let digest = sha2::Sha256::digest(format!("{without_hash}}}").as_bytes());
+        assert_eq!(hex::encode(digest), record.hash);
+
+        // The same record written with its keys in reverse order and spaced out.
+        let value: serde_json::Value = serde_json::from_str(&stored).unwrap();
+        let respelled = reversed_keys(&value);
+        let back: EventRecord = serde_json::from_str(&respelled).unwrap();
+        assert_eq!(back.compute_hash(), record.hash);
+    }
+    verify_chain(&case.id, &log).unwrap();
+}
+
+fn reversed_keys(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Object(map) => {
+            let fields: Vec<String> = map
+                .iter()
+                .rev()
+                .map(|(key, value)| format!("{key:?} : {}", reversed_keys(value)))
+                .collect();
+            format!("{{ {} }}", fields.join(" , "))
+        }
+        serde_json::Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(reversed_keys).collect();
+            format!("[ {} ]", items.join(" , "))
+        }
+        other => other.to_string(),
+    }
+}
+
+#[test]
 fn validation_names_the_field() {
     type Mutation = Box<dyn Fn(&mut NewCase)>;
     let cases: Vec<(Mutation, &str)> = vec![

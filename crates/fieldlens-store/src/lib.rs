@@ -1,7 +1,9 @@
 //! Durable storage for fieldlens on sled, behind a small trait that leaks no sled types.
 //!
 //! Writes are atomic per call (a case and the events that changed it land
-//! together or not at all) but become durable only at the next [`Store::sync`].
+//! together or not at all) but become durable only at the next [`Store::sync`]
+//! (the sled store keeps case writes in memory until then and applies each group
+//! as one atomic batch, since sled charges two log writes per batch).
 //! The hub writes under its state lock and syncs after releasing it, so one
 //! fsync covers every write made before it: group commit without a queue.
 
@@ -11,10 +13,11 @@ pub use sled_store::SledStore;
 
 use fieldlens_core::event::EventRecord;
 use fieldlens_core::technician::TechnicianRecord;
-use fieldlens_core::{Case, CaseId, UnixMs};
+use fieldlens_core::{Case, CaseId};
 
-/// The layout version this build reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The layout version this build reads and writes. 2: cases, events and idempotency keys
+/// in one tree written by atomic batches, listed by id; event hashes over the record's JSON.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Most events returned by one [`Store::events`] call.
 pub const MAX_EVENTS_PER_READ: usize = 1000;
@@ -131,7 +134,8 @@ pub trait Store: Send + Sync + 'static {
         after_seq: u64,
         limit: usize,
     ) -> Result<Vec<EventRecord>, StoreError>;
-    /// Cases newest first, starting after `cursor`, keeping those `filter` accepts,
+    /// Cases in descending id order — newest first, since the hub's case ids are
+    /// time-ordered (UUIDv7) — starting after `cursor`, keeping those `filter` accepts,
     /// until `limit` are found.
     fn list_cases(
         &self,
@@ -147,11 +151,9 @@ pub trait Store: Send + Sync + 'static {
     fn put_technician(&self, record: &TechnicianRecord) -> Result<(), StoreError>;
     /// Every stored technician.
     fn technicians(&self) -> Result<Vec<TechnicianRecord>, StoreError>;
-    /// Stores bytes under their SHA-256 (hex); storing the same bytes twice is a no-op,
-    /// also when an upload already holds them ([`Store::complete_upload`]).
+    /// Stores bytes under their SHA-256 (hex); storing the same bytes twice is a no-op.
     fn put_blob(&self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError>;
-    /// Reads bytes by SHA-256 (hex), whether stored by [`Store::put_blob`] or kept from
-    /// an upload by [`Store::complete_upload`].
+    /// Reads bytes by SHA-256 (hex).
     fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Declares an upload under `(scope, upload_id)`, or returns the record of the one
     /// declared before; [`StoreError::UploadConflict`] if that had another size or hash.
@@ -171,24 +173,12 @@ pub trait Store: Send + Sync + 'static {
         offset: u64,
         data: &[u8],
     ) -> Result<u64, StoreError>;
-    /// The bytes stored for an upload, in order (empty once complete: they are a blob then).
+    /// The bytes stored for an upload, in order (empty once complete).
     fn upload_bytes(&self, scope: &str, upload_id: &str) -> Result<Vec<u8>, StoreError>;
-    /// Marks a fully stored upload complete and makes its bytes the blob of its declared
-    /// SHA-256, atomically and without copying them: the chunks stay where they are and
-    /// the blob refers to them (if that blob exists already, the chunks are dropped).
-    /// The caller must have verified that the bytes hash to the declared SHA-256.
-    /// Completing a complete upload is a no-op.
+    /// Marks an upload complete and drops its chunks, atomically.
     fn complete_upload(&self, scope: &str, upload_id: &str) -> Result<(), StoreError>;
-    /// Forgets an upload and its chunks (e.g. when its bytes did not match its hash). A
-    /// complete upload is kept: its bytes may be a blob.
+    /// Forgets an upload and its chunks (e.g. when its bytes did not match its hash).
     fn discard_upload(&self, scope: &str, upload_id: &str) -> Result<(), StoreError>;
     /// Makes every write made so far durable.
     fn sync(&self) -> Result<(), StoreError>;
-}
-
-/// Key for newest-first ordering: inverted open time, then the id.
-fn recency_key(opened_at: UnixMs, id: &CaseId) -> Vec<u8> {
-    let mut key = (u64::MAX - opened_at.max(0) as u64).to_be_bytes().to_vec();
-    key.extend_from_slice(id.as_str().as_bytes());
-    key
 }

@@ -2,7 +2,6 @@
 
 use crate::{
     CasePage, CreateOutcome, MAX_EVENTS_PER_READ, SCHEMA_VERSION, Store, StoreError, UploadRecord,
-    recency_key,
 };
 use fieldlens_core::event::EventRecord;
 use fieldlens_core::technician::TechnicianRecord;
@@ -16,16 +15,18 @@ use std::path::Path;
 /// A [`Store`] in one sled database inside the data directory.
 pub struct SledStore {
     db: sled::Db,
+    /// Cases, their events and their idempotency keys, under one-byte prefixes
+    /// ([`case_key`], [`event_key`], [`key_entry`]), so that one atomic batch on
+    /// one tree writes a case with everything that changed with it.
     cases: sled::Tree,
-    events: sled::Tree,
-    keys: sled::Tree,
-    recency: sled::Tree,
+    /// Case writes not yet in `cases`; every case write checks and adds under this lock.
+    pending: std::sync::Mutex<Pending>,
+    /// One [`Store::sync`] at a time, so groups reach sled in the order they were written.
+    syncing: std::sync::Mutex<()>,
     technicians: sled::Tree,
     blobs: sled::Tree,
     uploads: sled::Tree,
     upload_chunks: sled::Tree,
-    /// SHA-256 → the key of the complete upload whose chunks are that blob's bytes.
-    blob_refs: sled::Tree,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -49,11 +50,123 @@ fn decode<T: DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T, St
     })
 }
 
+/// Prefix of a case's state in the case tree; ids sort in opening order (UUIDv7).
+const CASE: u8 = b'c';
+/// Prefix of an event record: case id, NUL, big-endian seq.
+const EVENT: u8 = b'e';
+/// Prefix of an idempotency key; its value is the case id.
+const IDEMPOTENCY_KEY: u8 = b'k';
+
+fn prefixed(prefix: u8, text: &str, extra: usize) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + text.len() + extra);
+    key.push(prefix);
+    key.extend_from_slice(text.as_bytes());
+    key
+}
+
+fn case_key(id: &CaseId) -> Vec<u8> {
+    prefixed(CASE, id.as_str(), 0)
+}
+
 fn event_key(id: &CaseId, seq: u64) -> Vec<u8> {
-    let mut key = id.as_str().as_bytes().to_vec();
+    let mut key = prefixed(EVENT, id.as_str(), 9);
     key.push(0);
     key.extend_from_slice(&seq.to_be_bytes());
     key
+}
+
+fn key_entry(key: &str) -> Vec<u8> {
+    prefixed(IDEMPOTENCY_KEY, key, 0)
+}
+
+type Entries = std::collections::BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// Case writes made since the last sync. [`Store::sync`] applies them to sled as one
+/// atomic batch: sled logs every batch with two writes of its own (it rolls its IO
+/// buffer before and after the batch), so one batch per group of writes instead of
+/// one per write is most of what storing a case costs. Reads look here first.
+#[derive(Default)]
+struct Pending {
+    /// Written since the last sync started.
+    open: Entries,
+    /// Taken by the sync under way; read until sled holds them.
+    applying: std::sync::Arc<Entries>,
+}
+
+impl Pending {
+    fn get(&self, key: &[u8]) -> Option<&Vec<u8>> {
+        self.open.get(key).or_else(|| self.applying.get(key))
+    }
+
+    /// Pending entries with keys in `range`, newer writes winning, in key order.
+    fn in_range(&self, range: &std::ops::Range<Vec<u8>>) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut entries: Entries = self
+            .applying
+            .range(range.clone())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        entries.extend(
+            self.open
+                .range(range.clone())
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
+        entries.into_iter().collect()
+    }
+}
+
+/// Stored and pending entries of one key range merged in key order (descending if
+/// `descending`), pending ones replacing stored ones with the same key.
+fn merged(
+    stored: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+    pending: Vec<(Vec<u8>, Vec<u8>)>,
+    descending: bool,
+) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> {
+    let mut stored = stored.peekable();
+    let mut pending: Box<dyn Iterator<Item = (Vec<u8>, Vec<u8>)>> = if descending {
+        Box::new(pending.into_iter().rev())
+    } else {
+        Box::new(pending.into_iter())
+    };
+    let mut next_pending = pending.next();
+    std::iter::from_fn(move || {
+        let stored_key = match stored.peek() {
+            Some(Ok((key, _))) => Some(key.to_vec()),
+            Some(Err(_)) => {
+                return match stored.next() {
+                    Some(Err(error)) => Some(Err(io(error))),
+                    _ => None,
+                };
+            }
+            None => None,
+        };
+        let take_pending = match (&next_pending, &stored_key) {
+            (Some((pending_key, _)), Some(stored_key)) => {
+                if pending_key == stored_key {
+                    stored.next();
+                    true
+                } else {
+                    (pending_key > stored_key) == descending
+                }
+            }
+            (Some(_), None) => true,
+            (None, _) => false,
+        };
+        if take_pending {
+            let entry = next_pending.take();
+            next_pending = pending.next();
+            entry.map(Ok)
+        } else {
+            stored
+                .next()
+                .map(|entry| entry.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(io))
+        }
+    })
+}
+
+/// The one field an update checks, read without decoding the whole stored case.
+#[derive(serde::Deserialize)]
+struct StoredEventCount {
+    event_count: u64,
 }
 
 /// `scope NUL upload_id`: an upload's record; its chunks follow under this prefix plus
@@ -119,25 +232,23 @@ impl SledStore {
                 }
                 other => io(other),
             })?;
+        // Before any tree is opened, so a directory of another layout is left as it was.
+        check_schema(&db)?;
         let tree = |name: &str| db.open_tree(name).map_err(io);
         let store = SledStore {
-            cases: tree("cases")?,
-            events: tree("events")?,
-            keys: tree("idempotency_keys")?,
-            recency: tree("cases_by_recency")?,
+            cases: tree("case_log")?,
+            pending: std::sync::Mutex::default(),
+            syncing: std::sync::Mutex::default(),
             technicians: tree("technicians")?,
             blobs: tree("blobs")?,
             uploads: tree("uploads")?,
             upload_chunks: tree("upload_chunks")?,
-            blob_refs: tree("blob_refs")?,
             db,
         };
-        store.check_schema()?;
         Ok(store)
     }
 
-    /// Completes an upload (its chunks become the blob of its hash, or are dropped if
-    /// that blob exists) or discards it (record and chunks go, unless it is complete), in
+    /// Drops an upload's chunks and either marks its record complete or removes it, in
     /// one transaction.
     fn finish_upload(
         &self,
@@ -152,109 +263,120 @@ impl SledStore {
             .keys()
             .collect::<Result<_, _>>()
             .map_err(io)?;
-        // Blobs are never removed, so their look-up can go before the transaction (sled's
-        // plain reads wait for running transactions: inside one they would deadlock).
-        let stored_as_blob = match self.upload_record(&key)? {
-            Some(record) if complete => self
-                .blobs
-                .contains_key(record.sha256.as_bytes())
-                .map_err(io)?,
-            _ => false,
-        };
-        let result = (&self.uploads, &self.upload_chunks, &self.blob_refs).transaction(
-            |(uploads, chunks, refs)| {
-                let Some(bytes) = uploads.get(&key)? else {
-                    return if complete {
-                        abort(refused(scope, upload_id, "not declared"))
-                    } else {
-                        Ok(())
-                    };
-                };
-                let mut record: UploadRecord =
-                    decode("upload", &bytes).map_err(ConflictableTransactionError::Abort)?;
-                if record.complete {
-                    return Ok(());
-                }
-                let keep_chunks = if complete {
-                    if record.stored != record.size {
-                        return abort(refused(
-                            scope,
-                            upload_id,
-                            format!("{} of {} bytes stored", record.stored, record.size),
-                        ));
-                    }
-                    let sha256 = record.sha256.as_bytes();
-                    let known = stored_as_blob || refs.get(sha256)?.is_some();
-                    if !known {
-                        refs.insert(sha256, key.as_slice())?;
-                    }
+        let result = (&self.uploads, &self.upload_chunks).transaction(|(uploads, chunks)| {
+            for chunk in &chunk_keys {
+                chunks.remove(chunk)?;
+            }
+            match uploads.get(&key)? {
+                Some(bytes) if complete => {
+                    let mut record: UploadRecord =
+                        decode("upload", &bytes).map_err(ConflictableTransactionError::Abort)?;
                     record.complete = true;
                     uploads.insert(key.as_slice(), encode(&record))?;
-                    !known
-                } else {
-                    uploads.remove(key.as_slice())?;
-                    false
-                };
-                if !keep_chunks {
-                    for chunk in &chunk_keys {
-                        chunks.remove(chunk)?;
-                    }
                 }
-                Ok(())
-            },
-        );
+                Some(_) => {
+                    uploads.remove(key.as_slice())?;
+                }
+                None if complete => return abort(refused(scope, upload_id, "not declared")),
+                None => {}
+            }
+            Ok(())
+        });
         result.map_err(transaction_error)
     }
+}
 
-    /// The chunks stored under an upload's key, in order, checked to have no gaps.
-    fn chunks(&self, key: &[u8], upload: &dyn std::fmt::Display) -> Result<Vec<u8>, StoreError> {
-        let mut bytes = Vec::new();
-        for entry in self.upload_chunks.scan_prefix(chunks_prefix(key)) {
-            let (chunk_key, chunk) = entry.map_err(io)?;
-            let offset = chunk_key
-                .len()
-                .checked_sub(8)
-                .and_then(|at| chunk_key.get(at..))
-                .and_then(|tail| <[u8; 8]>::try_from(tail).ok())
-                .map(u64::from_be_bytes);
-            if offset != Some(bytes.len() as u64) {
-                return Err(StoreError::Corrupt {
-                    what: "upload chunks",
-                    detail: format!("{upload}: a chunk does not continue at {}", bytes.len()),
+fn check_schema(db: &sled::Db) -> Result<(), StoreError> {
+    match db.get("schema_version").map_err(io)? {
+        Some(bytes) => {
+            let found: u32 = decode("schema version", &bytes)?;
+            if found != SCHEMA_VERSION {
+                return Err(StoreError::SchemaMismatch {
+                    found,
+                    expected: SCHEMA_VERSION,
                 });
             }
-            bytes.extend_from_slice(&chunk);
         }
-        Ok(bytes)
+        None => {
+            db.insert("schema_version", encode(&SCHEMA_VERSION))
+                .map_err(io)?;
+            db.flush().map_err(io)?;
+        }
+    }
+    Ok(())
+}
+
+fn stored_case_id(bytes: &[u8]) -> CaseId {
+    CaseId::new(String::from_utf8_lossy(bytes).into_owned())
+}
+
+impl SledStore {
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        // Nothing guarded is left half done: a write adds its entries after its checks.
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn upload_record(&self, key: &[u8]) -> Result<Option<UploadRecord>, StoreError> {
-        self.uploads
-            .get(key)
-            .map_err(io)?
-            .map(|bytes| decode("upload", &bytes))
-            .transpose()
+    /// A case-tree value, pending or stored. Call with the pending lock held to check
+    /// and write in one step.
+    fn case_entry(&self, pending: &Pending, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        match pending.get(key) {
+            Some(value) => Ok(Some(value.clone())),
+            None => Ok(self.cases.get(key).map_err(io)?.map(|v| v.to_vec())),
+        }
     }
 
-    fn check_schema(&self) -> Result<(), StoreError> {
-        match self.db.get("schema_version").map_err(io)? {
-            Some(bytes) => {
-                let found: u32 = decode("schema version", &bytes)?;
-                if found != SCHEMA_VERSION {
-                    return Err(StoreError::SchemaMismatch {
-                        found,
-                        expected: SCHEMA_VERSION,
-                    });
-                }
-            }
-            None => {
-                self.db
-                    .insert("schema_version", encode(&SCHEMA_VERSION))
-                    .map_err(io)?;
-                self.sync()?;
-            }
+    fn read_entry(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        if let Some(value) = self.lock_pending().get(key) {
+            return Ok(Some(value.clone()));
         }
-        Ok(())
+        Ok(self.cases.get(key).map_err(io)?.map(|v| v.to_vec()))
+    }
+
+    /// Pending and stored entries in `range`, merged in key order.
+    fn read_range(
+        &self,
+        range: std::ops::Range<Vec<u8>>,
+        descending: bool,
+    ) -> impl Iterator<Item = Result<(Vec<u8>, Vec<u8>), StoreError>> {
+        // Pending entries first: one that a sync moves into sled meanwhile is then read
+        // twice (once from each, same value) rather than not at all.
+        let pending = self.lock_pending().in_range(&range);
+        let stored: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> = if descending
+        {
+            Box::new(self.cases.range(range).rev())
+        } else {
+            Box::new(self.cases.range(range))
+        };
+        merged(stored, pending, descending)
+    }
+
+    /// Applies the pending case writes to sled as one atomic batch.
+    fn apply_pending(&self) -> Result<(), StoreError> {
+        let entries = {
+            let mut pending = self.lock_pending();
+            let open = std::mem::take(&mut pending.open);
+            pending.applying = std::sync::Arc::new(open);
+            std::sync::Arc::clone(&pending.applying)
+        };
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let mut batch = sled::Batch::default();
+        for (key, value) in entries.iter() {
+            batch.insert(key.as_slice(), value.as_slice());
+        }
+        let result = self.cases.apply_batch(batch).map_err(io);
+        let mut pending = self.lock_pending();
+        let applied = std::mem::take(&mut pending.applying);
+        if result.is_err() {
+            // Keep them for the next sync, behind anything written since.
+            let mut retry = std::sync::Arc::unwrap_or_clone(applied);
+            retry.append(&mut pending.open);
+            pending.open = retry;
+        }
+        result
     }
 }
 
@@ -271,69 +393,59 @@ impl Store for SledStore {
         case: &Case,
         events: &[EventRecord],
     ) -> Result<CreateOutcome, StoreError> {
+        let key = key_entry(&case.idempotency_key);
         let case_bytes = encode(case);
-        let result = (&self.cases, &self.events, &self.keys, &self.recency).transaction(
-            |(cases, event_tree, keys, recency)| {
-                if let Some(existing) = keys.get(case.idempotency_key.as_bytes())? {
-                    let id = String::from_utf8_lossy(&existing).into_owned();
-                    return Ok(CreateOutcome::Existing(CaseId::new(id)));
-                }
-                keys.insert(case.idempotency_key.as_bytes(), case.id.as_str().as_bytes())?;
-                cases.insert(case.id.as_str().as_bytes(), case_bytes.as_slice())?;
-                recency.insert(
-                    recency_key(case.opened_at, &case.id),
-                    case.id.as_str().as_bytes(),
-                )?;
-                for record in events {
-                    event_tree.insert(event_key(&case.id, record.seq), encode(record))?;
-                }
-                Ok(CreateOutcome::Created)
-            },
-        );
-        result.map_err(transaction_error)
+        let records: Vec<_> = events
+            .iter()
+            .map(|record| (event_key(&case.id, record.seq), encode(record)))
+            .collect();
+        let mut pending = self.lock_pending();
+        if let Some(existing) = self.case_entry(&pending, &key)? {
+            return Ok(CreateOutcome::Existing(stored_case_id(&existing)));
+        }
+        pending
+            .open
+            .insert(key, case.id.as_str().as_bytes().to_vec());
+        pending.open.insert(case_key(&case.id), case_bytes);
+        pending.open.extend(records);
+        Ok(CreateOutcome::Created)
     }
 
     fn update_case(&self, case: &Case, events: &[EventRecord]) -> Result<(), StoreError> {
+        let first_new = (case.event_count + 1).saturating_sub(events.len() as u64);
+        let key = case_key(&case.id);
         let case_bytes = encode(case);
-        let first_new = case.event_count + 1 - events.len() as u64;
-        let result = (&self.cases, &self.events).transaction(|(cases, event_tree)| {
-            let Some(stored) = cases.get(case.id.as_str().as_bytes())? else {
-                return Err(ConflictableTransactionError::Abort(
-                    StoreError::MissingCase(case.id.to_string()),
-                ));
-            };
-            let stored: Case =
-                decode("case", &stored).map_err(ConflictableTransactionError::Abort)?;
-            if stored.event_count + 1 != first_new {
-                return Err(ConflictableTransactionError::Abort(StoreError::Conflict {
-                    case: case.id.to_string(),
-                    stored: stored.event_count,
-                    expected: first_new - 1,
-                }));
-            }
-            cases.insert(case.id.as_str().as_bytes(), case_bytes.as_slice())?;
-            for record in events {
-                event_tree.insert(event_key(&case.id, record.seq), encode(record))?;
-            }
-            Ok(())
-        });
-        result.map_err(transaction_error)
+        let records: Vec<_> = events
+            .iter()
+            .map(|record| (event_key(&case.id, record.seq), encode(record)))
+            .collect();
+        let mut pending = self.lock_pending();
+        let Some(stored) = self.case_entry(&pending, &key)? else {
+            return Err(StoreError::MissingCase(case.id.to_string()));
+        };
+        let stored: StoredEventCount = decode("case", &stored)?;
+        if stored.event_count + 1 != first_new {
+            return Err(StoreError::Conflict {
+                case: case.id.to_string(),
+                stored: stored.event_count,
+                expected: first_new.saturating_sub(1),
+            });
+        }
+        pending.open.insert(key, case_bytes);
+        pending.open.extend(records);
+        Ok(())
     }
 
     fn case(&self, id: &CaseId) -> Result<Option<Case>, StoreError> {
-        self.cases
-            .get(id.as_str().as_bytes())
-            .map_err(io)?
+        self.read_entry(&case_key(id))?
             .map(|bytes| decode("case", &bytes))
             .transpose()
     }
 
     fn case_for_key(&self, idempotency_key: &str) -> Result<Option<CaseId>, StoreError> {
         Ok(self
-            .keys
-            .get(idempotency_key.as_bytes())
-            .map_err(io)?
-            .map(|bytes| CaseId::new(String::from_utf8_lossy(&bytes).into_owned())))
+            .read_entry(&key_entry(idempotency_key))?
+            .map(|bytes| stored_case_id(&bytes)))
     }
 
     fn events(
@@ -342,16 +454,12 @@ impl Store for SledStore {
         after_seq: u64,
         limit: usize,
     ) -> Result<Vec<EventRecord>, StoreError> {
-        let end = {
-            let mut key = id.as_str().as_bytes().to_vec();
-            key.push(1);
-            key
-        };
-        self.events
-            .range(event_key(id, after_seq.saturating_add(1))..end)
+        let mut end = prefixed(EVENT, id.as_str(), 1);
+        end.push(1);
+        self.read_range(event_key(id, after_seq.saturating_add(1))..end, false)
             .take(limit.min(MAX_EVENTS_PER_READ))
             .map(|entry| {
-                let (_, value) = entry.map_err(io)?;
+                let (_, value) = entry?;
                 decode("event", &value)
             })
             .collect()
@@ -363,24 +471,21 @@ impl Store for SledStore {
         limit: usize,
         filter: &dyn Fn(&Case) -> bool,
     ) -> Result<CasePage, StoreError> {
-        let start = match cursor {
-            Some(cursor) => {
-                let mut key = hex::decode(cursor).map_err(|_| StoreError::Corrupt {
+        // A cursor is the key of the last case on the previous page; this page ends before it.
+        let end = match cursor {
+            Some(cursor) => hex::decode(cursor)
+                .ok()
+                .filter(|key| key.first() == Some(&CASE))
+                .ok_or_else(|| StoreError::Corrupt {
                     what: "page cursor",
                     detail: "not a cursor from a previous page".into(),
-                })?;
-                key.push(0);
-                key
-            }
-            None => Vec::new(),
+                })?,
+            None => vec![CASE + 1],
         };
         let mut page = CasePage::default();
-        for entry in self.recency.range(start..) {
-            let (key, id) = entry.map_err(io)?;
-            let Some(case) = self.case(&CaseId::new(String::from_utf8_lossy(&id).into_owned()))?
-            else {
-                continue;
-            };
+        for entry in self.read_range(vec![CASE]..end, true) {
+            let (key, bytes) = entry?;
+            let case: Case = decode("case", &bytes)?;
             if filter(&case) {
                 page.cases.push(case);
                 if page.cases.len() == limit {
@@ -394,8 +499,8 @@ impl Store for SledStore {
 
     fn active_cases(&self) -> Result<Vec<Case>, StoreError> {
         let mut active = Vec::new();
-        for entry in self.cases.iter() {
-            let (_, bytes) = entry.map_err(io)?;
+        for entry in self.read_range(vec![CASE]..vec![CASE + 1], false) {
+            let (_, bytes) = entry?;
             let case: Case = decode("case", &bytes)?;
             if !case.status.is_final() {
                 active.push(case);
@@ -426,39 +531,18 @@ impl Store for SledStore {
     }
 
     fn put_blob(&self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        let key = sha256.as_bytes();
-        if !self.blobs.contains_key(key).map_err(io)?
-            && !self.blob_refs.contains_key(key).map_err(io)?
-        {
-            self.blobs.insert(key, bytes).map_err(io)?;
+        if !self.blobs.contains_key(sha256.as_bytes()).map_err(io)? {
+            self.blobs.insert(sha256.as_bytes(), bytes).map_err(io)?;
         }
         Ok(())
     }
 
     fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        if let Some(bytes) = self.blobs.get(sha256.as_bytes()).map_err(io)? {
-            return Ok(Some(bytes.to_vec()));
-        }
-        let Some(upload) = self.blob_refs.get(sha256.as_bytes()).map_err(io)? else {
-            return Ok(None);
-        };
-        let corrupt = |detail: String| StoreError::Corrupt {
-            what: "blob",
-            detail,
-        };
-        let record = self
-            .upload_record(&upload)?
-            .filter(|record| record.complete && record.sha256 == sha256)
-            .ok_or_else(|| corrupt(format!("{sha256}: its upload is missing")))?;
-        let bytes = self.chunks(&upload, &sha256)?;
-        if bytes.len() as u64 != record.size {
-            return Err(corrupt(format!(
-                "{sha256}: {} of {} bytes stored",
-                bytes.len(),
-                record.size
-            )));
-        }
-        Ok(Some(bytes))
+        Ok(self
+            .blobs
+            .get(sha256.as_bytes())
+            .map_err(io)?
+            .map(|b| b.to_vec()))
     }
 
     fn begin_upload(
@@ -538,10 +622,27 @@ impl Store for SledStore {
 
     fn upload_bytes(&self, scope: &str, upload_id: &str) -> Result<Vec<u8>, StoreError> {
         let key = upload_key(scope, upload_id)?;
-        if self.upload_record(&key)?.is_some_and(|r| r.complete) {
-            return Ok(Vec::new());
+        let mut bytes = Vec::new();
+        for entry in self.upload_chunks.scan_prefix(chunks_prefix(&key)) {
+            let (chunk_key, chunk) = entry.map_err(io)?;
+            let offset = chunk_key
+                .len()
+                .checked_sub(8)
+                .and_then(|at| chunk_key.get(at..))
+                .and_then(|tail| <[u8; 8]>::try_from(tail).ok())
+                .map(u64::from_be_bytes);
+            if offset != Some(bytes.len() as u64) {
+                return Err(StoreError::Corrupt {
+                    what: "upload chunks",
+                    detail: format!(
+                        "{scope}/{upload_id}: a chunk does not continue at {}",
+                        bytes.len()
+                    ),
+                });
+            }
+            bytes.extend_from_slice(&chunk);
         }
-        self.chunks(&key, &format_args!("{scope}/{upload_id}"))
+        Ok(bytes)
     }
 
     fn complete_upload(&self, scope: &str, upload_id: &str) -> Result<(), StoreError> {
@@ -553,6 +654,11 @@ impl Store for SledStore {
     }
 
     fn sync(&self) -> Result<(), StoreError> {
+        let _one_at_a_time = self
+            .syncing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.apply_pending()?;
         self.db.flush().map_err(io)?;
         Ok(())
     }

@@ -85,6 +85,66 @@ fn idempotency_key_returns_the_first_case() {
 }
 
 #[test]
+fn reads_see_writes_before_and_after_the_sync_that_applies_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    let mut stored = create(&store, "c-1", "key-00000001", 10);
+    create(&store, "c-3", "key-00000003", 30);
+    store.sync().unwrap();
+    create(&store, "c-2", "key-00000002", 20);
+    let queued = stored
+        .append(CaseEvent::Queued { arrival: 1 }, Actor::System, 11)
+        .unwrap();
+    store.update_case(&stored, &[queued]).unwrap();
+    for synced in [false, true] {
+        let all = |_: &Case| true;
+        let mut ids = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store.list_cases(cursor.as_deref(), 1, &all).unwrap();
+            ids.extend(page.cases.iter().map(|c| c.id.to_string()));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(ids, ["c-3", "c-2", "c-1"], "synced: {synced}");
+        let case = store.case(&stored.id).unwrap().unwrap();
+        assert_eq!(case.status, CaseStatus::Queued);
+        let events = store.events(&stored.id, 0, 10).unwrap();
+        assert_eq!(events.len(), 2);
+        verify_chain(&stored.id, &events).unwrap();
+        assert_eq!(
+            store.case_for_key("key-00000002").unwrap(),
+            Some(CaseId::new("c-2"))
+        );
+        assert_eq!(store.active_cases().unwrap().len(), 3);
+        store.sync().unwrap();
+    }
+}
+
+#[test]
+fn a_directory_of_another_schema_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = sled::open(dir.path().join("db")).unwrap();
+        db.insert("schema_version", b"1").unwrap();
+        db.flush().unwrap();
+    }
+    let error = SledStore::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            StoreError::SchemaMismatch {
+                found: 1,
+                expected: 2
+            }
+        ),
+        "{error}"
+    );
+}
+
+#[test]
 fn out_of_order_appends_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
