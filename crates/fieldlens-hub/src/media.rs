@@ -30,7 +30,6 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, watch};
@@ -94,7 +93,6 @@ pub fn start(config: &Config, hub: &Arc<Hub>) -> anyhow::Result<Arc<MediaServer>
         Arc::new(HubSink {
             hub: weak.clone(),
             uploads: Mutex::new(HashMap::new()),
-            kept_bytes: Arc::default(),
         }),
         Arc::new(events),
     )
@@ -309,13 +307,7 @@ struct HubSink {
     hub: Weak<Hub>,
     /// The uploads whose streams are running.
     uploads: Mutex<HashMap<UploadKey, Arc<Upload>>>,
-    /// Upload bytes kept in memory for the check, across uploads.
-    kept_bytes: Arc<AtomicU64>,
 }
-
-/// Most upload bytes kept in memory for the check (instead of reading them back from
-/// the store), across the uploads that are running.
-const MAX_KEPT_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Chunks an upload's writer may hold before the stream waits for it.
 const WRITER_QUEUE_CHUNKS: usize = 4;
@@ -337,39 +329,6 @@ struct Progress {
     hasher: Sha256,
     /// The upload's bytes are verified and kept as its blob.
     complete: bool,
-    /// The bytes stored so far, while the budget allows and the upload started from zero.
-    kept: Option<Vec<Bytes>>,
-    kept_len: u64,
-    /// Shared with every upload: see [`MAX_KEPT_BYTES`].
-    kept_budget: Arc<AtomicU64>,
-}
-
-impl Progress {
-    /// Keeps `data` in memory if the budget allows, or stops keeping this upload's bytes.
-    fn keep(&mut self, data: &Bytes) {
-        let Some(kept) = &mut self.kept else { return };
-        let len = data.len() as u64;
-        if self.kept_budget.fetch_add(len, Ordering::Relaxed) + len <= MAX_KEPT_BYTES {
-            kept.push(data.clone());
-            self.kept_len += len;
-        } else {
-            self.kept_budget
-                .fetch_sub(len + self.kept_len, Ordering::Relaxed);
-            self.kept = None;
-            self.kept_len = 0;
-        }
-    }
-
-    /// All `size` bytes, if they were kept.
-    fn kept(&self, size: u64) -> Option<Vec<Bytes>> {
-        self.kept.clone().filter(|_| self.kept_len == size)
-    }
-}
-
-impl Drop for Progress {
-    fn drop(&mut self) {
-        self.kept_budget.fetch_sub(self.kept_len, Ordering::Relaxed);
-    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -396,9 +355,7 @@ async fn write_chunks(
         let key = key.clone();
         let written = on_store(&journal, move |store| {
             let stored = store.append_upload(&key.session_id, &key.upload_id, offset, &data)?;
-            let mut progress = lock(&progress);
-            progress.hasher.update(&data);
-            progress.keep(&data);
+            lock(&progress).hasher.update(&data);
             Ok(stored)
         })
         .await;
@@ -535,9 +492,6 @@ impl PhotoSink for HubSink {
             progress: Arc::new(Mutex::new(Progress {
                 hasher,
                 complete: record.complete,
-                kept: (record.stored == 0).then(Vec::new),
-                kept_len: 0,
-                kept_budget: Arc::clone(&self.kept_bytes),
             })),
             stored: watch::channel(Ok(record.stored)).0,
             durable: watch::channel(record.stored).0,
@@ -635,7 +589,6 @@ impl PhotoSink for HubSink {
             });
         }
         // Verified: the chunks become the photo's blob where they lie.
-        let kept = upload.progress().kept(spec.size);
         let bytes = on_store(&journal, move |store| {
             if complete {
                 return store.blob(&sha256)?.ok_or_else(|| StoreError::Corrupt {
@@ -643,10 +596,7 @@ impl PhotoSink for HubSink {
                     detail: format!("{sha256}: the blob of a complete upload is missing"),
                 });
             }
-            let bytes = match kept {
-                Some(chunks) => chunks.concat(),
-                None => store.upload_bytes(&scope, &id)?,
-            };
+            let bytes = store.upload_bytes(&scope, &id)?;
             store.complete_upload(&scope, &id)?;
             Ok(bytes)
         })
