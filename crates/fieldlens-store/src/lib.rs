@@ -151,9 +151,11 @@ pub trait Store: Send + Sync + 'static {
     fn put_technician(&self, record: &TechnicianRecord) -> Result<(), StoreError>;
     /// Every stored technician.
     fn technicians(&self) -> Result<Vec<TechnicianRecord>, StoreError>;
-    /// Stores bytes under their SHA-256 (hex); storing the same bytes twice is a no-op.
+    /// Stores bytes under their SHA-256 (hex); storing the same bytes twice is a no-op,
+    /// also when an upload already holds them ([`Store::complete_upload`]).
     fn put_blob(&self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError>;
-    /// Reads bytes by SHA-256 (hex).
+    /// Reads bytes by SHA-256 (hex), whether stored by [`Store::put_blob`] or kept from
+    /// an upload by [`Store::complete_upload`].
     fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Declares an upload under `(scope, upload_id)`, or returns the record of the one
     /// declared before; [`StoreError::UploadConflict`] if that had another size or hash.
@@ -173,11 +175,16 @@ pub trait Store: Send + Sync + 'static {
         offset: u64,
         data: &[u8],
     ) -> Result<u64, StoreError>;
-    /// The bytes stored for an upload, in order (empty once complete).
+    /// The bytes stored for an upload, in order (empty once complete: they are a blob then).
     fn upload_bytes(&self, scope: &str, upload_id: &str) -> Result<Vec<u8>, StoreError>;
-    /// Marks an upload complete and drops its chunks, atomically.
+    /// Marks a fully stored upload complete and makes its bytes the blob of its declared
+    /// SHA-256, atomically and without copying them: the chunks stay where they are and
+    /// the blob refers to them (if that blob exists already, the chunks are dropped).
+    /// The caller must have verified that the bytes hash to the declared SHA-256.
+    /// Completing a complete upload is a no-op.
     fn complete_upload(&self, scope: &str, upload_id: &str) -> Result<(), StoreError>;
-    /// Forgets an upload and its chunks (e.g. when its bytes did not match its hash).
+    /// Forgets an upload and its chunks (e.g. when its bytes did not match its hash). A
+    /// complete upload is kept: its bytes may be a blob.
     fn discard_upload(&self, scope: &str, upload_id: &str) -> Result<(), StoreError>;
     /// Makes every write made so far durable.
     fn sync(&self) -> Result<(), StoreError>;

@@ -27,6 +27,8 @@ pub struct SledStore {
     blobs: sled::Tree,
     uploads: sled::Tree,
     upload_chunks: sled::Tree,
+    /// SHA-256 → the key of the complete upload whose chunks are that blob's bytes.
+    blob_refs: sled::Tree,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -243,12 +245,14 @@ impl SledStore {
             blobs: tree("blobs")?,
             uploads: tree("uploads")?,
             upload_chunks: tree("upload_chunks")?,
+            blob_refs: tree("blob_refs")?,
             db,
         };
         Ok(store)
     }
 
-    /// Drops an upload's chunks and either marks its record complete or removes it, in
+    /// Completes an upload (its chunks become the blob of its hash, or are dropped if
+    /// that blob exists) or discards it (record and chunks go, unless it is complete), in
     /// one transaction.
     fn finish_upload(
         &self,
@@ -263,26 +267,88 @@ impl SledStore {
             .keys()
             .collect::<Result<_, _>>()
             .map_err(io)?;
-        let result = (&self.uploads, &self.upload_chunks).transaction(|(uploads, chunks)| {
-            for chunk in &chunk_keys {
-                chunks.remove(chunk)?;
-            }
-            match uploads.get(&key)? {
-                Some(bytes) if complete => {
-                    let mut record: UploadRecord =
-                        decode("upload", &bytes).map_err(ConflictableTransactionError::Abort)?;
+        // Blobs are never removed, so their look-up can go before the transaction (sled's
+        // plain reads wait for running transactions: inside one they would deadlock).
+        let stored_as_blob = match self.upload_record(&key)? {
+            Some(record) if complete => self
+                .blobs
+                .contains_key(record.sha256.as_bytes())
+                .map_err(io)?,
+            _ => false,
+        };
+        let result = (&self.uploads, &self.upload_chunks, &self.blob_refs).transaction(
+            |(uploads, chunks, refs)| {
+                let Some(bytes) = uploads.get(&key)? else {
+                    return if complete {
+                        abort(refused(scope, upload_id, "not declared"))
+                    } else {
+                        Ok(())
+                    };
+                };
+                let mut record: UploadRecord =
+                    decode("upload", &bytes).map_err(ConflictableTransactionError::Abort)?;
+                if record.complete {
+                    return Ok(());
+                }
+                let keep_chunks = if complete {
+                    if record.stored != record.size {
+                        return abort(refused(
+                            scope,
+                            upload_id,
+                            format!("{} of {} bytes stored", record.stored, record.size),
+                        ));
+                    }
+                    let sha256 = record.sha256.as_bytes();
+                    let known = stored_as_blob || refs.get(sha256)?.is_some();
+                    if !known {
+                        refs.insert(sha256, key.as_slice())?;
+                    }
                     record.complete = true;
                     uploads.insert(key.as_slice(), encode(&record))?;
-                }
-                Some(_) => {
+                    !known
+                } else {
                     uploads.remove(key.as_slice())?;
+                    false
+                };
+                if !keep_chunks {
+                    for chunk in &chunk_keys {
+                        chunks.remove(chunk)?;
+                    }
                 }
-                None if complete => return abort(refused(scope, upload_id, "not declared")),
-                None => {}
-            }
-            Ok(())
-        });
+                Ok(())
+            },
+        );
         result.map_err(transaction_error)
+    }
+
+    /// The chunks stored under an upload's key, in order, checked to have no gaps.
+    fn chunks(&self, key: &[u8], upload: &dyn std::fmt::Display) -> Result<Vec<u8>, StoreError> {
+        let mut bytes = Vec::new();
+        for entry in self.upload_chunks.scan_prefix(chunks_prefix(key)) {
+            let (chunk_key, chunk) = entry.map_err(io)?;
+            let offset = chunk_key
+                .len()
+                .checked_sub(8)
+                .and_then(|at| chunk_key.get(at..))
+                .and_then(|tail| <[u8; 8]>::try_from(tail).ok())
+                .map(u64::from_be_bytes);
+            if offset != Some(bytes.len() as u64) {
+                return Err(StoreError::Corrupt {
+                    what: "upload chunks",
+                    detail: format!("{upload}: a chunk does not continue at {}", bytes.len()),
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        Ok(bytes)
+    }
+
+    fn upload_record(&self, key: &[u8]) -> Result<Option<UploadRecord>, StoreError> {
+        self.uploads
+            .get(key)
+            .map_err(io)?
+            .map(|bytes| decode("upload", &bytes))
+            .transpose()
     }
 }
 
@@ -531,18 +597,39 @@ impl Store for SledStore {
     }
 
     fn put_blob(&self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        if !self.blobs.contains_key(sha256.as_bytes()).map_err(io)? {
-            self.blobs.insert(sha256.as_bytes(), bytes).map_err(io)?;
+        let key = sha256.as_bytes();
+        if !self.blobs.contains_key(key).map_err(io)?
+            && !self.blob_refs.contains_key(key).map_err(io)?
+        {
+            self.blobs.insert(key, bytes).map_err(io)?;
         }
         Ok(())
     }
 
     fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .blobs
-            .get(sha256.as_bytes())
-            .map_err(io)?
-            .map(|b| b.to_vec()))
+        if let Some(bytes) = self.blobs.get(sha256.as_bytes()).map_err(io)? {
+            return Ok(Some(bytes.to_vec()));
+        }
+        let Some(upload) = self.blob_refs.get(sha256.as_bytes()).map_err(io)? else {
+            return Ok(None);
+        };
+        let corrupt = |detail: String| StoreError::Corrupt {
+            what: "blob",
+            detail,
+        };
+        let record = self
+            .upload_record(&upload)?
+            .filter(|record| record.complete && record.sha256 == sha256)
+            .ok_or_else(|| corrupt(format!("{sha256}: its upload is missing")))?;
+        let bytes = self.chunks(&upload, &sha256)?;
+        if bytes.len() as u64 != record.size {
+            return Err(corrupt(format!(
+                "{sha256}: {} of {} bytes stored",
+                bytes.len(),
+                record.size
+            )));
+        }
+        Ok(Some(bytes))
     }
 
     fn begin_upload(
@@ -622,27 +709,10 @@ impl Store for SledStore {
 
     fn upload_bytes(&self, scope: &str, upload_id: &str) -> Result<Vec<u8>, StoreError> {
         let key = upload_key(scope, upload_id)?;
-        let mut bytes = Vec::new();
-        for entry in self.upload_chunks.scan_prefix(chunks_prefix(&key)) {
-            let (chunk_key, chunk) = entry.map_err(io)?;
-            let offset = chunk_key
-                .len()
-                .checked_sub(8)
-                .and_then(|at| chunk_key.get(at..))
-                .and_then(|tail| <[u8; 8]>::try_from(tail).ok())
-                .map(u64::from_be_bytes);
-            if offset != Some(bytes.len() as u64) {
-                return Err(StoreError::Corrupt {
-                    what: "upload chunks",
-                    detail: format!(
-                        "{scope}/{upload_id}: a chunk does not continue at {}",
-                        bytes.len()
-                    ),
-                });
-            }
-            bytes.extend_from_slice(&chunk);
+        if self.upload_record(&key)?.is_some_and(|r| r.complete) {
+            return Ok(Vec::new());
         }
-        Ok(bytes)
+        self.chunks(&key, &format_args!("{scope}/{upload_id}"))
     }
 
     fn complete_upload(&self, scope: &str, upload_id: &str) -> Result<(), StoreError> {
