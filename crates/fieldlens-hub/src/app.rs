@@ -506,15 +506,13 @@ impl Hub {
         self.check_running()?;
         request.validate()?;
         let now = now_ms();
-        if let Some(existing) = self.store().case_for_key(&request.idempotency_key)? {
-            return self.replay(&existing, &request, now).await;
-        }
+        // A repeated key is found by `create_case`, under the lock, so no look-up first.
         let id = CaseId::new(format!("c-{}", uuid::Uuid::now_v7().simple()));
         let (mut case, opened) = request.clone().open(id.clone(), now)?;
         let arrival = self.store().next_arrival()?;
         let queued = case.append(CaseEvent::Queued { arrival }, Actor::System, now)?;
         let principal = Principal::Caller(id.clone());
-        let snapshot = {
+        let (snapshot, can_route) = {
             let mut state = self.lock();
             let outcome = self.store().create_case(&case, &[opened, queued])?;
             self.journal.wrote();
@@ -526,11 +524,16 @@ impl Hub {
             state.last_seen.insert(id.clone(), now);
             state.active.insert(id.clone(), case.clone());
             self.metrics.waiting.set(state.router.queue_len() as i64);
-            self.snapshot(&state, case, &principal, now)
+            // With nobody free a routing pass could offer nothing; whatever frees a
+            // technician (presence, an answer, a session's end) wakes routing itself.
+            let can_route = state.router.has_free_technician();
+            (self.snapshot(&state, case, &principal, now), can_route)
         };
         self.durable().await?;
         self.metrics.cases_opened.inc();
-        self.routing_wake.notify_one();
+        if can_route {
+            self.routing_wake.notify_one();
+        }
         self.notify(Change::Queue);
         Ok(Opened {
             caller_token: self

@@ -1,5 +1,6 @@
-//! Store write cost: opening a case (case + two chained events + idempotency key, atomically)
-//! against writing the same bytes to one sled tree without any atomicity across trees.
+//! Store write cost of a group commit: 64 cases opened (case + two chained events +
+//! idempotency key, each atomically) and one sync, against writing the same bytes to one
+//! sled tree with plain inserts (no atomicity at all) and one flush.
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use fieldlens_core::case::{Case, CaseKind, Contact, Product};
@@ -42,38 +43,53 @@ fn queued_case(n: u64) -> (Case, EventRecord, EventRecord) {
     (case, opened, queued)
 }
 
+/// Cases per sync, as with 64 requests in flight.
+const GROUP: u64 = 64;
+
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(&dir.path().join("store")).unwrap();
     let raw = sled::open(dir.path().join("raw")).unwrap();
     let counter = AtomicU64::new(0);
     let mut group = c.benchmark_group("open_case_write");
-    group.bench_function("store.create_case", |b| {
+    group.sample_size(20);
+    group.bench_function("64 × store.create_case, then sync", |b| {
         b.iter(|| {
-            let n = counter.fetch_add(1, Ordering::Relaxed);
-            let (case, opened, queued) = queued_case(n);
-            store.create_case(&case, &[opened, queued]).unwrap();
+            for _ in 0..GROUP {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let (case, opened, queued) = queued_case(n);
+                store.create_case(&case, &[opened, queued]).unwrap();
+            }
+            store.sync().unwrap();
         })
     });
-    group.bench_function("baseline: same bytes, one tree, no transaction", |b| {
+    group.bench_function(
+        "baseline: same bytes, one tree, plain inserts, flush",
+        |b| {
+            b.iter(|| {
+                for _ in 0..GROUP {
+                    let n = counter.fetch_add(1, Ordering::Relaxed);
+                    let (case, opened, queued) = queued_case(n);
+                    let id = case.id.to_string();
+                    raw.insert(format!("k{n}"), id.as_bytes()).unwrap();
+                    raw.insert(format!("c{id}"), serde_json::to_vec(&case).unwrap())
+                        .unwrap();
+                    raw.insert(format!("e{id}1"), serde_json::to_vec(&opened).unwrap())
+                        .unwrap();
+                    raw.insert(format!("e{id}2"), serde_json::to_vec(&queued).unwrap())
+                        .unwrap();
+                }
+                raw.flush().unwrap();
+            })
+        },
+    );
+    group.bench_function("64 cases and events built, nothing written", |b| {
         b.iter(|| {
-            let n = counter.fetch_add(1, Ordering::Relaxed);
-            let (case, opened, queued) = queued_case(n);
-            let id = case.id.to_string();
-            raw.insert(format!("k{n}"), id.as_bytes()).unwrap();
-            raw.insert(format!("c{id}"), serde_json::to_vec(&case).unwrap())
-                .unwrap();
-            raw.insert(format!("e{id}1"), serde_json::to_vec(&opened).unwrap())
-                .unwrap();
-            raw.insert(format!("e{id}2"), serde_json::to_vec(&queued).unwrap())
-                .unwrap();
-        })
-    });
-    group.bench_function("case and events built, nothing written", |b| {
-        b.iter(|| {
-            let n = counter.fetch_add(1, Ordering::Relaxed);
-            let (case, opened, queued) = queued_case(n);
-            std::hint::black_box((serde_json::to_vec(&case).unwrap(), opened, queued));
+            for _ in 0..GROUP {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                let (case, opened, queued) = queued_case(n);
+                std::hint::black_box((serde_json::to_vec(&case).unwrap(), opened, queued));
+            }
         })
     });
     group.finish();

@@ -468,6 +468,11 @@ impl Router {
             .collect()
     }
 
+    /// Whether any technician could take an offer now (available, not paused, not full).
+    pub fn has_free_technician(&self) -> bool {
+        !self.technicians.free().is_clear()
+    }
+
     /// Number of queued callers, offered ones included.
     pub fn queue_len(&self) -> usize {
         self.queue.len()
