@@ -20,12 +20,11 @@
 
 use fieldlens_e2e::photos::{self, Region};
 use fieldlens_e2e::{
-    ApiKey, Authed, Bearer, TestHub, case_client, open_request, repo_root, tech_client,
-    write_config,
+    ApiKey, capture_client, case_client, hub_with_car_technician, open_request, repo_root,
+    tech_client,
 };
 use fieldlens_media::{ClientConfig, MediaClient, Photo, ServerIdentity};
 use fieldlens_proto::v1 as pb;
-use fieldlens_proto::v1::capture_service_client::CaptureServiceClient;
 use fieldlens_proto::v1::media_control::Body;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,10 +39,6 @@ struct Sample {
     grpc_ms: f64,
     media_check_ms: u32,
     grpc_check_ms: u32,
-}
-
-fn capture(channel: &Channel, credential: &str) -> CaptureServiceClient<Authed> {
-    CaptureServiceClient::with_interceptor(channel.clone(), Bearer(Some(credential.to_owned())))
 }
 
 fn photos() -> (Vec<Vec<u8>>, &'static str) {
@@ -81,7 +76,7 @@ async fn paired_case(channel: &Channel, tech: &ApiKey, key: &str) -> (String, St
         .unwrap()
         .into_inner();
     let case_id = opened.case.unwrap().case_id;
-    capture(channel, &opened.caller_token)
+    capture_client(channel, &opened.caller_token)
         .start_capture(pb::StartCaptureRequest {
             case_id: case_id.clone(),
         })
@@ -150,7 +145,7 @@ async fn via_grpc(channel: &Channel, case_id: &str, token: &str, photo: &Photo) 
                 part: Some(Part::Data(c.to_vec())),
             }),
     );
-    let mut client = capture(channel, token);
+    let mut client = capture_client(channel, token);
     let started = Instant::now();
     let response = client
         .submit_photo(futures::stream::iter(messages))
@@ -278,25 +273,7 @@ fn main() {
     let runtime = two_thread_runtime();
     runtime.block_on(async {
         let dir = tempfile::tempdir().unwrap();
-        let tech = ApiKey::new("bench-tech", "technician");
-        let config = write_config(
-            dir.path(),
-            std::slice::from_ref(&tech),
-            "[routing]\noffer_timeout_ms = 30000\n",
-        );
-        let hub = TestHub::start(&dir.path().join("data"), Some(&config)).unwrap();
-        let channel = hub.channel().await;
-        tech_client(&channel, &tech.key)
-            .set_presence(pb::SetPresenceRequest {
-                display_name: String::new(),
-                skills: vec!["car_damage".into()],
-                languages: vec!["en".into()],
-                regions: vec!["uk-london".into()],
-                capacity: 2,
-                available: true,
-            })
-            .await
-            .unwrap();
+        let (_hub, channel, tech) = hub_with_car_technician(dir.path(), "bench-tech").await;
         let (photos, source) = photos();
         let (bare, pin) = bare_server();
         let bare_addr = bare.local_addr().unwrap();

@@ -1,8 +1,9 @@
 //! Guided capture through the real binary: a car case walks every required step of the
 //! `car-claim` pack with generated photos, including a retake, and everything survives a restart.
 
+use fieldlens_e2e::capture_client;
 use fieldlens_e2e::photos::{self, Region};
-use fieldlens_e2e::walk::{capture_client, submit, submit_stream, walk};
+use fieldlens_e2e::walk::{submit, submit_stream, walk};
 use fieldlens_e2e::{ApiKey, TestHub, case_client, open_request, write_config};
 use fieldlens_proto::v1 as pb;
 use fieldlens_proto::v1::guide_service_client::GuideServiceClient;

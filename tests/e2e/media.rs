@@ -5,12 +5,11 @@
 
 use fieldlens_e2e::photos::{self, Region};
 use fieldlens_e2e::{
-    ApiKey, Authed, Bearer, TestHub, case_client, http_get, open_request, repo_root, tech_client,
-    write_config,
+    ApiKey, TestHub, capture_client, case_client, http_get, hub_with_car_technician, open_request,
+    repo_root, tech_client,
 };
 use fieldlens_media::{ClientConfig, ClientError, ErrorCode, FrameHeader, MediaClient, Photo};
 use fieldlens_proto::v1 as pb;
-use fieldlens_proto::v1::capture_service_client::CaptureServiceClient;
 use fieldlens_proto::v1::guide_service_client::GuideServiceClient;
 use fieldlens_proto::v1::media_control::Body;
 use serde_json::Value;
@@ -29,26 +28,8 @@ struct Setup {
 impl Setup {
     async fn start() -> Setup {
         let dir = tempfile::tempdir().unwrap();
-        let tech = ApiKey::new("alice", "technician");
-        let config = write_config(
-            dir.path(),
-            std::slice::from_ref(&tech),
-            "[routing]\noffer_timeout_ms = 30000\n",
-        );
-        let hub = TestHub::start(&dir.path().join("data"), Some(&config)).unwrap();
+        let (hub, channel, tech) = hub_with_car_technician(dir.path(), "alice").await;
         assert!(hub.media.is_some(), "serve prints `listening media=`");
-        let channel = hub.channel().await;
-        tech_client(&channel, &tech.key)
-            .set_presence(pb::SetPresenceRequest {
-                display_name: "Alice".into(),
-                skills: vec!["car_damage".into()],
-                languages: vec!["en".into()],
-                regions: vec!["uk-london".into()],
-                capacity: 2,
-                available: true,
-            })
-            .await
-            .unwrap();
         Setup {
             dir,
             hub,
@@ -139,10 +120,6 @@ impl Setup {
             .into_inner()
             .events
     }
-}
-
-fn capture_client(channel: &Channel, credential: &str) -> CaptureServiceClient<Authed> {
-    CaptureServiceClient::with_interceptor(channel.clone(), Bearer(Some(credential.to_owned())))
 }
 
 async fn within<T>(future: impl Future<Output = T>) -> T {

@@ -4,6 +4,7 @@ pub use fieldlens_scenes as photos;
 pub mod walk;
 
 use anyhow::{Context, bail};
+use fieldlens_proto::v1::capture_service_client::CaptureServiceClient;
 use fieldlens_proto::v1::case_service_client::CaseServiceClient;
 use fieldlens_proto::v1::dispatch_service_client::DispatchServiceClient;
 use fieldlens_proto::v1::technician_service_client::TechnicianServiceClient;
@@ -277,6 +278,36 @@ pub fn tech_client(channel: &Channel, key: &str) -> TechnicianServiceClient<Auth
 /// A dispatcher client.
 pub fn dispatch_client(channel: &Channel, key: &str) -> DispatchServiceClient<Authed> {
     DispatchServiceClient::with_interceptor(channel.clone(), Bearer(Some(key.to_owned())))
+}
+
+/// Capture service client with a bearer credential (a caller token or an API key).
+pub fn capture_client(channel: &Channel, credential: &str) -> CaptureServiceClient<Authed> {
+    CaptureServiceClient::with_interceptor(channel.clone(), Bearer(Some(credential.to_owned())))
+}
+
+/// A hub in `dir` with one technician, `tech_id`, online for car cases in uk-london (two at
+/// once), offers held for 30 s. Returns the hub, a channel to it and the technician's key.
+pub async fn hub_with_car_technician(dir: &Path, tech_id: &str) -> (TestHub, Channel, ApiKey) {
+    let tech = ApiKey::new(tech_id, "technician");
+    let config = write_config(
+        dir,
+        std::slice::from_ref(&tech),
+        "[routing]\noffer_timeout_ms = 30000\n",
+    );
+    let hub = TestHub::start(&dir.join("data"), Some(&config)).unwrap();
+    let channel = hub.channel().await;
+    tech_client(&channel, &tech.key)
+        .set_presence(fieldlens_proto::v1::SetPresenceRequest {
+            display_name: tech_id.into(),
+            skills: vec!["car_damage".into()],
+            languages: vec!["en".into()],
+            regions: vec!["uk-london".into()],
+            capacity: 2,
+            available: true,
+        })
+        .await
+        .unwrap();
+    (hub, channel, tech)
 }
 
 /// A valid OpenCase request for an appliance or car case.

@@ -2,17 +2,12 @@
 //! generated photo that fits it, a retake when the hub says so.
 
 use crate::photos::{self, Region};
-use crate::{Authed, Bearer};
+use crate::{Authed, capture_client};
 use fieldlens_proto::v1 as pb;
 use fieldlens_proto::v1::capture_service_client::CaptureServiceClient;
 use fieldlens_proto::v1::guide_service_client::GuideServiceClient;
 use sha2::{Digest, Sha256};
 use tonic::transport::Channel;
-
-/// A capture client with a bearer credential.
-pub fn capture_client(channel: &Channel, credential: &str) -> CaptureServiceClient<Authed> {
-    CaptureServiceClient::with_interceptor(channel.clone(), Bearer(Some(credential.to_owned())))
-}
 
 /// The messages of a SubmitPhoto stream: header, then 256 KiB chunks.
 pub fn submit_stream(

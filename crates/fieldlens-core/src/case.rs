@@ -22,6 +22,13 @@ impl CaseKind {
             CaseKind::Appliance => "appliance",
         }
     }
+
+    /// The kind named `name` (as [`CaseKind::as_str`] writes it), if any.
+    pub fn from_name(name: &str) -> Option<CaseKind> {
+        [CaseKind::CarDamage, CaseKind::Appliance]
+            .into_iter()
+            .find(|kind| kind.as_str() == name)
+    }
 }
 
 /// Appliance categories the hub has guide packs and skills for.

@@ -54,9 +54,13 @@ impl TriageTables {
                     continue;
                 }
             };
-            let case_kind = match pack.applies_to().case_kind.as_str() {
-                "car_damage" => CaseKind::CarDamage,
-                _ => CaseKind::Appliance,
+            let Some(case_kind) = CaseKind::from_name(&pack.applies_to().case_kind) else {
+                problems.push(format!(
+                    "{file}: pack {} applies to unknown case kind {:?}",
+                    pack.id(),
+                    pack.applies_to().case_kind
+                ));
+                continue;
             };
             let context = TableContext {
                 pack: pack.id().to_owned(),
