@@ -1,7 +1,9 @@
 //! What storing an opened case costs: builds cases as OpenCase does (case, `opened` and
 //! `queued` events), stores them in groups with one sync per group, and prints the time
 //! per case of each step, the process CPU per case (every thread, sled's IO threads
-//! included; Linux `/proc`) and the log bytes written per case.
+//! included; Linux `/proc`) and the log bytes written per case. Then the floor under it:
+//! what bare sled costs per entry, by value size, written the same way (one batch and one
+//! flush per group).
 //!
 //! `cargo run --release -p fieldlens-store --example open_case_cost -- [cases] [group]`
 
@@ -101,5 +103,35 @@ fn main() {
             "  log bytes written {:.0} per case",
             (after - before) / total as f64
         );
+    }
+    sled_floor(total, group);
+}
+
+/// CPU per entry of plain sled batches (4 entries per case, as the store writes) by value size.
+fn sled_floor(cases: u64, group: u64) {
+    println!(
+        "bare sled, {} entries, one batch + flush per {} entries:",
+        cases * 4,
+        group * 4
+    );
+    for size in [64, 512, 2048, 8192] {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let db = sled::open(dir.path()).expect("sled opens");
+        let value = vec![b'x'; size];
+        let cpu_before = cpu_ticks();
+        let mut n = 0u64;
+        while n < cases * 4 {
+            let mut batch = sled::Batch::default();
+            for _ in 0..group * 4 {
+                batch.insert(format!("e/{n:016x}").as_bytes(), value.as_slice());
+                n += 1;
+            }
+            db.apply_batch(batch).expect("batch applied");
+            db.flush().expect("flushed");
+        }
+        if let (Some(before), Some(after)) = (cpu_before, cpu_ticks()) {
+            let cpu_us = (after - before) as f64 * 10_000.0 / n as f64;
+            println!("  {size:>5}-byte values: process CPU {cpu_us:.1} µs/entry");
+        }
     }
 }
