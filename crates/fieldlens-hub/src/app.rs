@@ -23,7 +23,7 @@ use fieldlens_core::technician::TechnicianRecord;
 use fieldlens_core::token::{Role, SessionClaims, TokenKind, TokenSigner};
 use fieldlens_core::{Case, CaseId, CaseStatus, SessionId, TechnicianId, UnixMs};
 use fieldlens_guides::GuideLibrary;
-use fieldlens_store::{CasePage, CreateOutcome, Store};
+use fieldlens_store::{CasePage, CreateOutcome, Scan, Store};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio::sync::{Notify, broadcast, watch};
@@ -34,6 +34,20 @@ pub fn now_ms() -> UnixMs {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as UnixMs)
         .unwrap_or_default()
+}
+
+/// How far out of opening order a case listing may meet cases: ids are UUIDv7 minted
+/// as a case opens, so newest-first id order is opening order up to clock steps.
+const OPENING_ORDER_SLACK_MS: UnixMs = 60_000;
+
+/// Whether a listing that wants only cases opened at or after `since` takes `case`
+/// (when it `matches`), skips it, or is past every case it could want.
+pub(crate) fn scan_opened_since(case: &Case, since: Option<UnixMs>, matches: bool) -> Scan {
+    match since {
+        Some(since) if case.opened_at < since.saturating_sub(OPENING_ORDER_SLACK_MS) => Scan::Stop,
+        _ if matches => Scan::Take,
+        _ => Scan::Skip,
+    }
 }
 
 /// Where and how participants reach the media endpoint.
@@ -1086,27 +1100,29 @@ impl Hub {
         }
     }
 
-    /// Lists cases newest first.
+    /// Lists cases newest first; a lower bound on the opening time ends the scan there
+    /// instead of reading every older case.
     pub fn list_cases(
         &self,
         filter: &CaseFilter,
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<CasePage, HubError> {
+        let since = filter.opened_after.max(filter.opened_since);
         let keep = |case: &Case| {
-            (filter.statuses.is_empty() || filter.statuses.contains(&case.status))
+            let matches = (filter.statuses.is_empty() || filter.statuses.contains(&case.status))
                 && filter.region.as_ref().is_none_or(|r| r == &case.region)
                 && filter.min_priority.is_none_or(|p| {
                     case.decision.as_ref().map_or(case.priority, |d| d.priority) >= p
                 })
-                && filter.opened_after.is_none_or(|t| case.opened_at >= t)
-                && filter.opened_since.is_none_or(|t| case.opened_at >= t)
+                && since.is_none_or(|t| case.opened_at >= t)
                 && filter.opened_before.is_none_or(|t| case.opened_at < t)
                 && (filter.decisions.is_empty()
                     || case
                         .decision
                         .as_ref()
-                        .is_some_and(|d| filter.decisions.contains(&d.outcome)))
+                        .is_some_and(|d| filter.decisions.contains(&d.outcome)));
+            scan_opened_since(case, since, matches)
         };
         self.store()
             .list_cases(cursor, limit, &keep)
@@ -1203,5 +1219,51 @@ impl Hub {
             Ok(events)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fieldlens_core::case::{CaseKind, Contact, Product};
+
+    fn case_opened_at(opened_at: UnixMs) -> Case {
+        let request = NewCase {
+            case_kind: CaseKind::Appliance,
+            product: Product {
+                category: "washing_machine".into(),
+                ..Product::default()
+            },
+            locale: "en-GB".into(),
+            region: "uk-london".into(),
+            contact: Contact {
+                name: "A Caller".into(),
+                phone: "+447700900000".into(),
+                email: String::new(),
+            },
+            idempotency_key: "scan-test-key-0001".into(),
+            priority: Default::default(),
+            description: String::new(),
+        };
+        request
+            .open(CaseId::new("c-scan"), opened_at)
+            .expect("valid request")
+            .0
+    }
+
+    #[test]
+    fn a_listing_since_a_time_stops_only_past_the_clock_slack() {
+        let since = 1_000_000;
+        let scan = |opened_at, matches| {
+            scan_opened_since(&case_opened_at(opened_at), Some(since), matches)
+        };
+        assert_eq!(scan(since + 5, true), Scan::Take);
+        assert_eq!(scan(since + 5, false), Scan::Skip);
+        // Older than wanted but within the slack: ids may be out of opening order there.
+        assert_eq!(scan(since - 1, false), Scan::Skip);
+        assert_eq!(scan(since - OPENING_ORDER_SLACK_MS, false), Scan::Skip);
+        assert_eq!(scan(since - OPENING_ORDER_SLACK_MS - 1, false), Scan::Stop);
+        let no_bound = scan_opened_since(&case_opened_at(5), None, true);
+        assert_eq!(no_bound, Scan::Take);
     }
 }

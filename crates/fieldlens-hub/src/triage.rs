@@ -1,7 +1,7 @@
 //! Triage and review on the hub: decision tables beside the guide packs, findings in,
 //! explained decisions out; dispatcher reassignment, KPIs and the evidence export.
 
-use crate::app::{Hub, now_ms};
+use crate::app::{Hub, now_ms, scan_opened_since};
 use crate::auth::Principal;
 use crate::capture::ProgressView;
 use crate::error::{HubError, invalid};
@@ -399,7 +399,7 @@ impl Hub {
             let page = self
                 .store()
                 .list_cases(cursor.as_deref(), 500, &|c: &Case| {
-                    c.opened_at >= from && c.opened_at < to
+                    scan_opened_since(c, Some(from), c.opened_at >= from && c.opened_at < to)
                 })?;
             for case in &page.cases {
                 self.kpi_case(case, &mut kpis, &mut reshoots)?;

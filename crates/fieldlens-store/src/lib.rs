@@ -91,6 +91,17 @@ pub enum CreateOutcome {
     Existing(CaseId),
 }
 
+/// What a case listing does with the case it has just read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scan {
+    /// Put it on the page.
+    Take,
+    /// Leave it out and read on.
+    Skip,
+    /// Leave it out and end the listing: no older case can match either.
+    Stop,
+}
+
 /// A page of cases, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct CasePage {
@@ -135,13 +146,13 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<EventRecord>, StoreError>;
     /// Cases in descending id order — newest first, since the hub's case ids are
-    /// time-ordered (UUIDv7) — starting after `cursor`, keeping those `filter` accepts,
-    /// until `limit` are found.
+    /// time-ordered (UUIDv7) — starting after `cursor`, keeping those `filter` takes,
+    /// until `limit` are found or `filter` says [`Scan::Stop`].
     fn list_cases(
         &self,
         cursor: Option<&str>,
         limit: usize,
-        filter: &dyn Fn(&Case) -> bool,
+        filter: &dyn Fn(&Case) -> Scan,
     ) -> Result<CasePage, StoreError>;
     /// Every case that is not in a final status (for rebuilding the queue at start).
     fn active_cases(&self) -> Result<Vec<Case>, StoreError>;

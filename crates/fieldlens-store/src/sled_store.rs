@@ -1,7 +1,8 @@
 //! The sled implementation of [`Store`](crate::Store).
 
 use crate::{
-    CasePage, CreateOutcome, MAX_EVENTS_PER_READ, SCHEMA_VERSION, Store, StoreError, UploadRecord,
+    CasePage, CreateOutcome, MAX_EVENTS_PER_READ, SCHEMA_VERSION, Scan, Store, StoreError,
+    UploadRecord,
 };
 use fieldlens_core::event::EventRecord;
 use fieldlens_core::technician::TechnicianRecord;
@@ -535,7 +536,7 @@ impl Store for SledStore {
         &self,
         cursor: Option<&str>,
         limit: usize,
-        filter: &dyn Fn(&Case) -> bool,
+        filter: &dyn Fn(&Case) -> Scan,
     ) -> Result<CasePage, StoreError> {
         // A cursor is the key of the last case on the previous page; this page ends before it.
         let end = match cursor {
@@ -552,12 +553,16 @@ impl Store for SledStore {
         for entry in self.read_range(vec![CASE]..end, true) {
             let (key, bytes) = entry?;
             let case: Case = decode("case", &bytes)?;
-            if filter(&case) {
-                page.cases.push(case);
-                if page.cases.len() == limit {
-                    page.next = Some(hex::encode(&key));
-                    break;
+            match filter(&case) {
+                Scan::Take => {
+                    page.cases.push(case);
+                    if page.cases.len() == limit {
+                        page.next = Some(hex::encode(&key));
+                        break;
+                    }
                 }
+                Scan::Skip => {}
+                Scan::Stop => break,
             }
         }
         Ok(page)

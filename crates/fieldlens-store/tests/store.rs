@@ -4,7 +4,7 @@ use fieldlens_core::case::{Case, CaseKind, Contact, Product};
 use fieldlens_core::event::{Actor, CaseEvent, verify_chain};
 use fieldlens_core::intake::NewCase;
 use fieldlens_core::{CaseId, CaseStatus, Priority};
-use fieldlens_store::{CreateOutcome, SledStore, Store, StoreError};
+use fieldlens_store::{CreateOutcome, Scan, SledStore, Store, StoreError};
 
 fn request(key: &str) -> NewCase {
     NewCase {
@@ -97,7 +97,7 @@ fn reads_see_writes_before_and_after_the_sync_that_applies_them() {
         .unwrap();
     store.update_case(&stored, &[queued]).unwrap();
     for synced in [false, true] {
-        let all = |_: &Case| true;
+        let all = |_: &Case| Scan::Take;
         let mut ids = Vec::new();
         let mut cursor = None;
         loop {
@@ -183,7 +183,7 @@ fn listing_is_newest_first_and_pages() {
             100 + i,
         );
     }
-    let all = |_: &Case| true;
+    let all = |_: &Case| Scan::Take;
     let first = store.list_cases(None, 2, &all).unwrap();
     let ids: Vec<_> = first.cases.iter().map(|c| c.id.to_string()).collect();
     assert_eq!(ids, ["c-4", "c-3"]);
@@ -194,9 +194,28 @@ fn listing_is_newest_first_and_pages() {
     assert_eq!(last.cases.len(), 1);
     assert!(last.next.is_none());
     let even = store
-        .list_cases(None, 10, &|c: &Case| c.opened_at % 2 == 0)
+        .list_cases(None, 10, &|c: &Case| {
+            if c.opened_at % 2 == 0 {
+                Scan::Take
+            } else {
+                Scan::Skip
+            }
+        })
         .unwrap();
     assert_eq!(even.cases.len(), 3);
+    // Stop ends the listing at the first case it is said for, even with room on the page.
+    let newer = store
+        .list_cases(None, 10, &|c: &Case| {
+            if c.opened_at >= 102 {
+                Scan::Take
+            } else {
+                Scan::Stop
+            }
+        })
+        .unwrap();
+    let ids: Vec<_> = newer.cases.iter().map(|c| c.id.to_string()).collect();
+    assert_eq!(ids, ["c-4", "c-3", "c-2"]);
+    assert!(newer.next.is_none());
     assert!(store.list_cases(Some("zz"), 2, &all).is_err());
 }
 
