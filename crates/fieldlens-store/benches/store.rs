@@ -1,6 +1,8 @@
 //! Store write cost of a group commit: 64 cases opened (case + two chained events +
 //! idempotency key, each atomically) and one sync, against writing the same bytes to one
-//! sled tree with plain inserts (no atomicity at all) and one flush.
+//! sled tree with plain inserts (no atomicity at all) and one flush. And a 3 MiB photo
+//! uploaded in 256 KiB chunks with a sync per MiB, completed into its blob and synced,
+//! against writing the same bytes to one file and `fdatasync` (the durable floor).
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use fieldlens_core::case::{Case, CaseKind, Contact, Product};
@@ -90,6 +92,44 @@ fn bench(c: &mut Criterion) {
                 let (case, opened, queued) = queued_case(n);
                 std::hint::black_box((serde_json::to_vec(&case).unwrap(), opened, queued));
             }
+        })
+    });
+    group.finish();
+
+    let photo: Vec<u8> = (0..3u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let sha = "0f".repeat(32);
+    let mut group = c.benchmark_group("photo_upload_3MiB");
+    group.sample_size(20);
+    group.bench_function("256 KiB appends, sync per MiB, complete, sync", |b| {
+        b.iter(|| {
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            // A fresh hash each time, so the blob is really written.
+            let sha = format!("{n:016x}{}", &sha[16..]);
+            let id = format!("u-{n}");
+            store
+                .begin_upload("bench", &id, photo.len() as u64, &sha)
+                .unwrap();
+            for (i, chunk) in photo.chunks(256 << 10).enumerate() {
+                store
+                    .append_upload("bench", &id, (i << 18) as u64, chunk)
+                    .unwrap();
+                if (i + 1) % 4 == 0 {
+                    store.sync().unwrap();
+                }
+            }
+            store.complete_upload("bench", &id).unwrap();
+            store.sync().unwrap();
+        })
+    });
+    group.bench_function("baseline: one file write + fdatasync", |b| {
+        b.iter(|| {
+            let n = counter.fetch_add(1, Ordering::Relaxed);
+            let path = dir.path().join(format!("floor-{n}"));
+            let file = std::fs::File::create(&path).unwrap();
+            std::io::Write::write_all(&mut &file, &photo).unwrap();
+            file.sync_data().unwrap();
         })
     });
     group.finish();

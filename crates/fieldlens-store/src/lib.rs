@@ -7,6 +7,7 @@
 //! The hub writes under its state lock and syncs after releasing it, so one
 //! fsync covers every write made before it: group commit without a queue.
 
+mod files;
 mod sled_store;
 
 pub use sled_store::SledStore;
@@ -17,7 +18,8 @@ use fieldlens_core::{Case, CaseId};
 
 /// The layout version this build reads and writes. 2: cases, events and idempotency keys
 /// in one tree written by atomic batches, listed by id; event hashes over the record's JSON.
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: upload bytes and blobs in files beside the database, fsynced at every sync.
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// Most events returned by one [`Store::events`] call.
 pub const MAX_EVENTS_PER_READ: usize = 1000;
@@ -80,6 +82,9 @@ pub enum StoreError {
         /// What did not fit.
         reason: String,
     },
+    /// A blob was to be stored under a key that is not a lowercase hex digest.
+    #[error("blob key {0:?} is not a lowercase hex digest of at most 128 digits")]
+    BlobKey(String),
 }
 
 /// Result of creating a case.

@@ -1,5 +1,6 @@
 //! The sled implementation of [`Store`](crate::Store).
 
+use crate::files::Files;
 use crate::{
     CasePage, CreateOutcome, MAX_EVENTS_PER_READ, SCHEMA_VERSION, Scan, Store, StoreError,
     UploadRecord,
@@ -9,8 +10,6 @@ use fieldlens_core::technician::TechnicianRecord;
 use fieldlens_core::{Case, CaseId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sled::Transactional;
-use sled::transaction::{ConflictableTransactionError, TransactionError};
 use std::path::Path;
 
 /// A [`Store`] in one sled database inside the data directory.
@@ -25,11 +24,12 @@ pub struct SledStore {
     /// One [`Store::sync`] at a time, so groups reach sled in the order they were written.
     syncing: std::sync::Mutex<()>,
     technicians: sled::Tree,
-    blobs: sled::Tree,
+    /// Upload records ([`upload_key`] → [`UploadRecord`]); their bytes are in `files`.
     uploads: sled::Tree,
-    upload_chunks: sled::Tree,
-    /// SHA-256 → the key of the complete upload whose chunks are that blob's bytes.
-    blob_refs: sled::Tree,
+    /// Every change to an upload record and its part file happens under this lock.
+    uploading: std::sync::Mutex<()>,
+    /// Upload part files and blobs.
+    files: Files,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -172,8 +172,7 @@ struct StoredEventCount {
     event_count: u64,
 }
 
-/// `scope NUL upload_id`: an upload's record; its chunks follow under this prefix plus
-/// `NUL offset` (big-endian), so a prefix scan reads them in order.
+/// `scope NUL upload_id`: an upload's record.
 fn upload_key(scope: &str, upload_id: &str) -> Result<Vec<u8>, StoreError> {
     if scope.contains('\0') || upload_id.contains('\0') {
         return Err(StoreError::UploadRefused {
@@ -188,27 +187,11 @@ fn upload_key(scope: &str, upload_id: &str) -> Result<Vec<u8>, StoreError> {
     Ok(key)
 }
 
-fn chunks_prefix(upload_key: &[u8]) -> Vec<u8> {
-    let mut prefix = upload_key.to_vec();
-    prefix.push(0);
-    prefix
-}
-
-fn chunk_key(upload_key: &[u8], offset: u64) -> Vec<u8> {
-    let mut key = chunks_prefix(upload_key);
-    key.extend_from_slice(&offset.to_be_bytes());
-    key
-}
-
 fn refused(scope: &str, upload_id: &str, reason: impl Into<String>) -> StoreError {
     StoreError::UploadRefused {
         upload: format!("{scope}/{upload_id}"),
         reason: reason.into(),
     }
-}
-
-fn abort<T>(error: StoreError) -> Result<T, ConflictableTransactionError<StoreError>> {
-    Err(ConflictableTransactionError::Abort(error))
 }
 
 impl SledStore {
@@ -243,105 +226,19 @@ impl SledStore {
             pending: std::sync::Mutex::default(),
             syncing: std::sync::Mutex::default(),
             technicians: tree("technicians")?,
-            blobs: tree("blobs")?,
             uploads: tree("uploads")?,
-            upload_chunks: tree("upload_chunks")?,
-            blob_refs: tree("blob_refs")?,
+            uploading: std::sync::Mutex::default(),
+            files: Files::open(dir.join("files"))?,
             db,
         };
         Ok(store)
     }
 
-    /// Completes an upload (its chunks become the blob of its hash, or are dropped if
-    /// that blob exists) or discards it (record and chunks go, unless it is complete), in
-    /// one transaction.
-    fn finish_upload(
-        &self,
-        scope: &str,
-        upload_id: &str,
-        complete: bool,
-    ) -> Result<(), StoreError> {
-        let key = upload_key(scope, upload_id)?;
-        let chunk_keys: Vec<sled::IVec> = self
-            .upload_chunks
-            .scan_prefix(chunks_prefix(&key))
-            .keys()
-            .collect::<Result<_, _>>()
-            .map_err(io)?;
-        // Blobs are never removed, so their look-up can go before the transaction (sled's
-        // plain reads wait for running transactions: inside one they would deadlock).
-        let stored_as_blob = match self.upload_record(&key)? {
-            Some(record) if complete => self
-                .blobs
-                .contains_key(record.sha256.as_bytes())
-                .map_err(io)?,
-            _ => false,
-        };
-        let result = (&self.uploads, &self.upload_chunks, &self.blob_refs).transaction(
-            |(uploads, chunks, refs)| {
-                let Some(bytes) = uploads.get(&key)? else {
-                    return if complete {
-                        abort(refused(scope, upload_id, "not declared"))
-                    } else {
-                        Ok(())
-                    };
-                };
-                let mut record: UploadRecord =
-                    decode("upload", &bytes).map_err(ConflictableTransactionError::Abort)?;
-                if record.complete {
-                    return Ok(());
-                }
-                let keep_chunks = if complete {
-                    if record.stored != record.size {
-                        return abort(refused(
-                            scope,
-                            upload_id,
-                            format!("{} of {} bytes stored", record.stored, record.size),
-                        ));
-                    }
-                    let sha256 = record.sha256.as_bytes();
-                    let known = stored_as_blob || refs.get(sha256)?.is_some();
-                    if !known {
-                        refs.insert(sha256, key.as_slice())?;
-                    }
-                    record.complete = true;
-                    uploads.insert(key.as_slice(), encode(&record))?;
-                    !known
-                } else {
-                    uploads.remove(key.as_slice())?;
-                    false
-                };
-                if !keep_chunks {
-                    for chunk in &chunk_keys {
-                        chunks.remove(chunk)?;
-                    }
-                }
-                Ok(())
-            },
-        );
-        result.map_err(transaction_error)
-    }
-
-    /// The chunks stored under an upload's key, in order, checked to have no gaps.
-    fn chunks(&self, key: &[u8], upload: &dyn std::fmt::Display) -> Result<Vec<u8>, StoreError> {
-        let mut bytes = Vec::new();
-        for entry in self.upload_chunks.scan_prefix(chunks_prefix(key)) {
-            let (chunk_key, chunk) = entry.map_err(io)?;
-            let offset = chunk_key
-                .len()
-                .checked_sub(8)
-                .and_then(|at| chunk_key.get(at..))
-                .and_then(|tail| <[u8; 8]>::try_from(tail).ok())
-                .map(u64::from_be_bytes);
-            if offset != Some(bytes.len() as u64) {
-                return Err(StoreError::Corrupt {
-                    what: "upload chunks",
-                    detail: format!("{upload}: a chunk does not continue at {}", bytes.len()),
-                });
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(bytes)
+    fn lock_uploads(&self) -> std::sync::MutexGuard<'_, ()> {
+        // Guards no data of its own: a panic under it leaves records and files as written.
+        self.uploading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn upload_record(&self, key: &[u8]) -> Result<Option<UploadRecord>, StoreError> {
@@ -350,6 +247,11 @@ impl SledStore {
             .map_err(io)?
             .map(|bytes| decode("upload", &bytes))
             .transpose()
+    }
+
+    fn put_upload_record(&self, key: &[u8], record: &UploadRecord) -> Result<(), StoreError> {
+        self.uploads.insert(key, encode(record)).map_err(io)?;
+        Ok(())
     }
 }
 
@@ -444,13 +346,6 @@ impl SledStore {
             pending.open = retry;
         }
         result
-    }
-}
-
-fn transaction_error(error: TransactionError<StoreError>) -> StoreError {
-    match error {
-        TransactionError::Abort(error) => error,
-        TransactionError::Storage(error) => io(error),
     }
 }
 
@@ -602,39 +497,11 @@ impl Store for SledStore {
     }
 
     fn put_blob(&self, sha256: &str, bytes: &[u8]) -> Result<(), StoreError> {
-        let key = sha256.as_bytes();
-        if !self.blobs.contains_key(key).map_err(io)?
-            && !self.blob_refs.contains_key(key).map_err(io)?
-        {
-            self.blobs.insert(key, bytes).map_err(io)?;
-        }
-        Ok(())
+        self.files.put_blob(sha256, bytes)
     }
 
     fn blob(&self, sha256: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        if let Some(bytes) = self.blobs.get(sha256.as_bytes()).map_err(io)? {
-            return Ok(Some(bytes.to_vec()));
-        }
-        let Some(upload) = self.blob_refs.get(sha256.as_bytes()).map_err(io)? else {
-            return Ok(None);
-        };
-        let corrupt = |detail: String| StoreError::Corrupt {
-            what: "blob",
-            detail,
-        };
-        let record = self
-            .upload_record(&upload)?
-            .filter(|record| record.complete && record.sha256 == sha256)
-            .ok_or_else(|| corrupt(format!("{sha256}: its upload is missing")))?;
-        let bytes = self.chunks(&upload, &sha256)?;
-        if bytes.len() as u64 != record.size {
-            return Err(corrupt(format!(
-                "{sha256}: {} of {} bytes stored",
-                bytes.len(),
-                record.size
-            )));
-        }
-        Ok(Some(bytes))
+        self.files.blob(sha256)
     }
 
     fn begin_upload(
@@ -645,27 +512,33 @@ impl Store for SledStore {
         sha256: &str,
     ) -> Result<UploadRecord, StoreError> {
         let key = upload_key(scope, upload_id)?;
-        let fresh = UploadRecord {
-            size,
-            sha256: sha256.to_owned(),
-            stored: 0,
-            complete: false,
-        };
-        let result = self.uploads.transaction(|uploads| {
-            let Some(bytes) = uploads.get(&key)? else {
-                uploads.insert(key.as_slice(), encode(&fresh))?;
-                return Ok(fresh.clone());
+        let _uploads = self.lock_uploads();
+        let Some(mut record) = self.upload_record(&key)? else {
+            let fresh = UploadRecord {
+                size,
+                sha256: sha256.to_owned(),
+                stored: 0,
+                complete: false,
             };
-            let record: UploadRecord =
-                decode("upload", &bytes).map_err(ConflictableTransactionError::Abort)?;
-            if record.size != size || record.sha256 != sha256 {
-                return abort(StoreError::UploadConflict {
-                    upload: format!("{scope}/{upload_id}"),
-                });
+            self.put_upload_record(&key, &fresh)?;
+            return Ok(fresh);
+        };
+        if record.size != size || record.sha256 != sha256 {
+            return Err(StoreError::UploadConflict {
+                upload: format!("{scope}/{upload_id}"),
+            });
+        }
+        // A record made durable by a sync that ran beside a write may count bytes that a
+        // crash then lost from the part file; resume from what the file holds.
+        let renamed = record.stored == record.size && self.files.has_blob(&record.sha256);
+        if !record.complete && !renamed {
+            let held = self.files.part_len(&key)?;
+            if held < record.stored {
+                record.stored = held;
+                self.put_upload_record(&key, &record)?;
             }
-            Ok(record)
-        });
-        result.map_err(transaction_error)
+        }
+        Ok(record)
     }
 
     fn append_upload(
@@ -676,56 +549,97 @@ impl Store for SledStore {
         data: &[u8],
     ) -> Result<u64, StoreError> {
         let key = upload_key(scope, upload_id)?;
-        let result = (&self.uploads, &self.upload_chunks).transaction(|(uploads, chunks)| {
-            let Some(bytes) = uploads.get(&key)? else {
-                return abort(refused(scope, upload_id, "not declared"));
-            };
-            let mut record: UploadRecord =
-                decode("upload", &bytes).map_err(ConflictableTransactionError::Abort)?;
-            let end = offset.checked_add(data.len() as u64);
-            let problem = if record.complete {
-                Some("already complete".to_owned())
-            } else if offset != record.stored {
-                Some(format!(
-                    "write at {offset}, but {} bytes are stored",
-                    record.stored
-                ))
-            } else if end.is_none_or(|end| end > record.size) {
-                Some(format!(
-                    "{} bytes at {offset} exceed the declared size {}",
-                    data.len(),
-                    record.size
-                ))
-            } else {
-                None
-            };
-            if let Some(problem) = problem {
-                return abort(refused(scope, upload_id, problem));
-            }
-            if !data.is_empty() {
-                chunks.insert(chunk_key(&key, offset), data)?;
-            }
+        let _uploads = self.lock_uploads();
+        let Some(mut record) = self.upload_record(&key)? else {
+            return Err(refused(scope, upload_id, "not declared"));
+        };
+        let end = offset.checked_add(data.len() as u64);
+        let problem = if record.complete {
+            Some("already complete".to_owned())
+        } else if offset != record.stored {
+            Some(format!(
+                "write at {offset}, but {} bytes are stored",
+                record.stored
+            ))
+        } else if end.is_none_or(|end| end > record.size) {
+            Some(format!(
+                "{} bytes at {offset} exceed the declared size {}",
+                data.len(),
+                record.size
+            ))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(refused(scope, upload_id, problem));
+        }
+        if !data.is_empty() {
+            self.files.write_part(&key, offset, data)?;
             record.stored += data.len() as u64;
-            uploads.insert(key.as_slice(), encode(&record))?;
-            Ok(record.stored)
-        });
-        result.map_err(transaction_error)
+            self.put_upload_record(&key, &record)?;
+        }
+        Ok(record.stored)
     }
 
     fn upload_bytes(&self, scope: &str, upload_id: &str) -> Result<Vec<u8>, StoreError> {
         let key = upload_key(scope, upload_id)?;
-        if self.upload_record(&key)?.is_some_and(|r| r.complete) {
+        let _uploads = self.lock_uploads();
+        let Some(record) = self.upload_record(&key)? else {
+            return Ok(Vec::new());
+        };
+        if record.complete {
             return Ok(Vec::new());
         }
-        self.chunks(&key, &format_args!("{scope}/{upload_id}"))
+        match self.files.read_part(&key, record.stored)? {
+            Some(bytes) => Ok(bytes),
+            None if record.stored == 0 => Ok(Vec::new()),
+            // Renamed into its blob just before a crash kept the record from saying so.
+            None if record.stored == record.size => {
+                self.files
+                    .blob(&record.sha256)?
+                    .ok_or_else(|| StoreError::Corrupt {
+                        what: "upload",
+                        detail: format!("{scope}/{upload_id}: its bytes are missing"),
+                    })
+            }
+            None => Err(StoreError::Corrupt {
+                what: "upload",
+                detail: format!("{scope}/{upload_id}: its bytes are missing"),
+            }),
+        }
     }
 
     fn complete_upload(&self, scope: &str, upload_id: &str) -> Result<(), StoreError> {
-        self.finish_upload(scope, upload_id, true)
+        let key = upload_key(scope, upload_id)?;
+        let _uploads = self.lock_uploads();
+        let Some(mut record) = self.upload_record(&key)? else {
+            return Err(refused(scope, upload_id, "not declared"));
+        };
+        if record.complete {
+            return Ok(());
+        }
+        if record.stored != record.size {
+            return Err(refused(
+                scope,
+                upload_id,
+                format!("{} of {} bytes stored", record.stored, record.size),
+            ));
+        }
+        self.files.part_to_blob(&key, record.size, &record.sha256)?;
+        record.complete = true;
+        self.put_upload_record(&key, &record)
     }
 
     fn discard_upload(&self, scope: &str, upload_id: &str) -> Result<(), StoreError> {
-        self.finish_upload(scope, upload_id, false)
+        let key = upload_key(scope, upload_id)?;
+        let _uploads = self.lock_uploads();
+        match self.upload_record(&key)? {
+            Some(record) if !record.complete => {
+                self.uploads.remove(&key).map_err(io)?;
+                self.files.remove_part(&key)
+            }
+            _ => Ok(()),
+        }
     }
 
     fn sync(&self) -> Result<(), StoreError> {
@@ -733,6 +647,8 @@ impl Store for SledStore {
             .syncing
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Bytes before the records that count them.
+        self.files.sync()?;
         self.apply_pending()?;
         self.db.flush().map_err(io)?;
         Ok(())

@@ -137,7 +137,7 @@ fn a_directory_of_another_schema_version_is_refused() {
             error,
             StoreError::SchemaMismatch {
                 found: 1,
-                expected: 2
+                expected: fieldlens_store::SCHEMA_VERSION
             }
         ),
         "{error}"
@@ -240,6 +240,89 @@ fn blobs_are_content_addressed() {
     store.put_blob("ab", b"photo").unwrap();
     assert_eq!(store.blob("ab").unwrap().as_deref(), Some(&b"photo"[..]));
     assert!(store.blob("cd").unwrap().is_none());
+    // Keys name files: anything but a lowercase hex digest is refused, never a path.
+    for key in ["../ab", "AB", "", "a/b", &"a".repeat(129)] {
+        let error = store.put_blob(key, b"x").unwrap_err();
+        assert!(matches!(error, StoreError::BlobKey(_)), "{key}: {error}");
+        assert!(store.blob(key).unwrap().is_none());
+    }
+}
+
+/// The one part file of the upload in flight (files are named by a hash of the upload).
+fn part_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let parts: Vec<_> = std::fs::read_dir(dir.join("files"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("u-")
+        })
+        .collect();
+    assert_eq!(parts.len(), 1, "{parts:?}");
+    parts.into_iter().next().unwrap()
+}
+
+#[test]
+fn an_upload_resumes_from_what_its_file_holds_after_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let sha = "ab".repeat(32);
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        store.begin_upload("s-1", "u-1", 10, &sha).unwrap();
+        store.append_upload("s-1", "u-1", 0, b"012345").unwrap();
+        store.sync().unwrap();
+    }
+    // A record made durable beside a write whose bytes a power cut then lost.
+    let part = part_file(dir.path());
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&part)
+        .unwrap()
+        .set_len(4)
+        .unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(
+        store.begin_upload("s-1", "u-1", 10, &sha).unwrap().stored,
+        4
+    );
+    assert_eq!(store.upload_bytes("s-1", "u-1").unwrap(), b"0123");
+    store.append_upload("s-1", "u-1", 4, b"45").unwrap();
+    // Bytes past the record (written, never counted) are overwritten, then cut off.
+    std::fs::write(&part, b"012345garbage").unwrap();
+    store.append_upload("s-1", "u-1", 6, b"6789").unwrap();
+    store.complete_upload("s-1", "u-1").unwrap();
+    assert_eq!(
+        store.blob(&sha).unwrap().as_deref(),
+        Some(&b"0123456789"[..])
+    );
+}
+
+#[test]
+fn an_upload_renamed_into_its_blob_before_a_crash_completes_from_the_blob() {
+    let dir = tempfile::tempdir().unwrap();
+    let sha = "cd".repeat(32);
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        store.begin_upload("s-1", "u-1", 4, &sha).unwrap();
+        store.append_upload("s-1", "u-1", 0, b"done").unwrap();
+        store.sync().unwrap();
+    }
+    // Completion renames the file, then records it; the crash fell between the two.
+    let part = part_file(dir.path());
+    std::fs::rename(&part, dir.path().join("files").join(format!("b-{sha}"))).unwrap();
+    // And a blob write the crash cut short is gone at the next start.
+    let torn = dir.path().join("files").join(format!("t-{sha}-0"));
+    std::fs::write(&torn, b"do").unwrap();
+    let store = SledStore::open(dir.path()).unwrap();
+    assert!(!torn.exists());
+    let record = store.begin_upload("s-1", "u-1", 4, &sha).unwrap();
+    assert_eq!((record.stored, record.complete), (4, false));
+    assert_eq!(store.upload_bytes("s-1", "u-1").unwrap(), b"done");
+    store.complete_upload("s-1", "u-1").unwrap();
+    assert!(store.begin_upload("s-1", "u-1", 4, &sha).unwrap().complete);
+    assert_eq!(store.blob(&sha).unwrap().as_deref(), Some(&b"done"[..]));
 }
 
 #[test]
