@@ -24,6 +24,15 @@ use crate::{CheckProfile, QualityError};
 /// count as found; below it the scene has no distinct subject and framing is not judged.
 const MIN_SUBJECT_CONTRAST: f64 = 0.2;
 
+/// Capture defects that make a photo unreadable for the content checks (tilt, framing,
+/// recapture): these are judged only on a photo free of them.
+const UNREADABLE: [Reason; 4] = [
+    Reason::Blur,
+    Reason::Underexposed,
+    Reason::Overexposed,
+    Reason::Noise,
+];
+
 /// Everything measured on one photo.
 #[derive(Debug, Clone)]
 pub(crate) struct Measurements {
@@ -116,14 +125,29 @@ impl Measurements {
     }
 }
 
-/// Applies the profile's thresholds to the measurements; returns the issues found.
+/// Applies the profile's thresholds to the measurements; returns the issues found. The content
+/// checks are judged only on a photo without an [`UNREADABLE`] capture defect.
 pub(crate) fn judge(m: &Measurements, profile: &CheckProfile) -> Vec<Issue> {
-    let mut issues = Vec::new();
-    let mut add = |candidate: Option<Issue>| {
-        if let Some(found) = candidate.filter(|found| profile.checks(found.reason)) {
-            issues.push(found);
-        }
+    let checked = |issues: Vec<Issue>| {
+        issues
+            .into_iter()
+            .filter(|issue| profile.checks(issue.reason))
     };
+    let mut issues: Vec<Issue> = checked(capture_issues(m, profile)).collect();
+    if !issues
+        .iter()
+        .any(|issue| UNREADABLE.contains(&issue.reason))
+    {
+        issues.extend(checked(content_issues(m, profile)));
+    }
+    issues
+}
+
+/// Resolution, blur, exposure, glare and noise: every issue found, whether the profile checks
+/// it or not.
+fn capture_issues(m: &Measurements, profile: &CheckProfile) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    let mut add = |candidate: Option<Issue>| issues.extend(candidate);
 
     let megapixels = m.megapixels();
     let min_mp = f64::from(profile.min_megapixels);
@@ -172,6 +196,17 @@ pub(crate) fn judge(m: &Measurements, profile: &CheckProfile) -> Vec<Issue> {
     let max_noise = f64::from(profile.max_noise_sigma);
     add((m.noise_sigma > max_noise)
         .then(|| Issue::new(Reason::Noise, "", m.noise_sigma, max_noise)));
+
+    issues
+}
+
+/// The content checks (tilt, framing, recapture) read edges, lines, outlines and colours; on a
+/// photo already retaken for blur, exposure or noise those are smeared, crushed, clipped or
+/// swamped, and what they would find there is an artefact of that defect, not a second finding.
+/// Returns every content issue found, whether the profile checks it or not.
+fn content_issues(m: &Measurements, profile: &CheckProfile) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    let mut add = |candidate: Option<Issue>| issues.extend(candidate);
 
     let tilt = m.tilt;
     let max_tilt = f64::from(profile.max_tilt_degrees);
@@ -522,6 +557,44 @@ mod tests {
         assert!(
             judge(&m, &profile).is_empty(),
             "the cells there look like road"
+        );
+    }
+
+    #[test]
+    fn content_checks_wait_for_a_readable_photo() {
+        let profile = CheckProfile::default();
+        let mut m = clean();
+        m.tilt.degrees = 25.0;
+        m.tilt.level_share = 0.01;
+        m.recapture.score = 0.9;
+        assert_eq!(
+            reasons(&m, &profile),
+            vec![
+                (Reason::Tilted, String::new()),
+                (Reason::Recapture, "screen".into())
+            ]
+        );
+        m.exposure.mean_luma = 30.0;
+        assert_eq!(
+            reasons(&m, &profile),
+            vec![(Reason::Underexposed, String::new())],
+            "lines and outlines of a dark photo are not evidence"
+        );
+        let lenient = CheckProfile {
+            skip: vec![Reason::Underexposed],
+            ..CheckProfile::default()
+        };
+        assert_eq!(
+            reasons(&m, &lenient).len(),
+            2,
+            "a defect the profile does not check holds nothing back"
+        );
+        m.exposure.mean_luma = 120.0;
+        m.glare.share = 0.1;
+        assert_eq!(
+            reasons(&m, &profile).len(),
+            3,
+            "glare leaves the rest of the photo readable"
         );
     }
 

@@ -8,8 +8,10 @@
 //! - **outline with a dark bezel**: Canny edges on the blurred grey working copy (two threshold
 //!   pairs, for dim and bright screens), dilated by one pixel so the outline closes; outer
 //!   contours whose convex hull simplifies (Douglas–Peucker, 3% of the perimeter) to a
-//!   quadrilateral; scored (interior − ring) / 80 when the ring just outside (4% of the quad's
-//!   size wide) is dark (mean luma ≤ 65);
+//!   quadrilateral; scored (interior − bezel) / 80 when the bezel is dark (mean luma ≤ 65),
+//!   the bezel being the darkest of three rings just outside the outline, 1%, 2% and 4% of
+//!   the quad's size wide (a thin phone or monitor bezel is a few pixels; a wider ring alone
+//!   reaches past it into the lit room);
 //! - **lit rectangle**: the pixels above the 50th, 60th … 90th luma percentile are split into
 //!   connected regions; a region not touching the frame's edge whose hull simplifies to a
 //!   quadrilateral it fills to at least 85% scores (interior − ring) / 140 — a screen is the
@@ -100,7 +102,7 @@ pub(crate) fn measure_recapture(gray: &Mat) -> Result<Recapture, QualityError> {
             if rings.interior_spread > MAX_INTERIOR_SPREAD {
                 continue;
             }
-            let bezel = rings.outside;
+            let bezel = rings.bezel;
             let score = if bezel <= MAX_BEZEL_LUMA {
                 ((rings.interior - bezel) / FULL_CONTRAST).clamp(0.0, 1.0)
             } else {
@@ -214,7 +216,15 @@ struct Rings {
     interior_spread: f64,
     /// Mean luma of the ring just outside the outline.
     outside: f64,
+    /// Mean luma of the darkest of the thin rings just outside the outline (see
+    /// [`BEZEL_RINGS`]).
+    bezel: f64,
 }
+
+/// Widths, as shares of the quadrilateral's size, of the rings searched for a bezel: a thin
+/// bezel (phones, current monitors) is a band of a few pixels, and a wider ring reaches past
+/// it into the lit room.
+const BEZEL_RINGS: [f64; 3] = [0.01, 0.02, 0.04];
 
 /// Interior and ring statistics of a quadrilateral; `None` when it is too thin to have them.
 fn bezel_contrast(
@@ -237,9 +247,22 @@ fn bezel_contrast(
     }
     let (mut mean, mut spread) = (Scalar::default(), Scalar::default());
     core::mean_std_dev(gray, &mut mean, &mut spread, &inner)?;
+    let outside = core::mean(gray, &ring_out)?[0];
+    let mut bezel = outside;
+    for width in BEZEL_RINGS {
+        let side = ((width * area.sqrt()).round() as i32).max(2);
+        let kernel = Mat::ones(side, side, core::CV_8U)?.to_mat()?;
+        let (mut grown, mut ring) = (Mat::default(), Mat::default());
+        imgproc::dilate_def(&mask, &mut grown, &kernel)?;
+        core::subtract_def(&grown, &mask, &mut ring)?;
+        if core::count_non_zero(&ring)? >= 10 {
+            bezel = bezel.min(core::mean(gray, &ring)?[0]);
+        }
+    }
     Ok(Some(Rings {
         interior: mean[0],
         interior_spread: spread[0],
-        outside: core::mean(gray, &ring_out)?[0],
+        outside,
+        bezel,
     }))
 }
