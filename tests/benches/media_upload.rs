@@ -23,7 +23,7 @@ use fieldlens_e2e::{
     ApiKey, capture_client, case_client, hub_with_car_technician, open_request, repo_root,
     tech_client,
 };
-use fieldlens_media::{ClientConfig, MediaClient, Photo, ServerIdentity};
+use fieldlens_media::{ClientConfig, CongestionControl, MediaClient, Photo, ServerIdentity};
 use fieldlens_proto::v1 as pb;
 use fieldlens_proto::v1::media_control::Body;
 use std::net::SocketAddr;
@@ -156,11 +156,15 @@ async fn via_grpc(channel: &Channel, case_id: &str, token: &str, photo: &Photo) 
     (elapsed, response.report.unwrap().check_ms)
 }
 
-/// quinn's defaults with BBR, the media link's default congestion control.
-fn bbr_transport() -> Arc<quinn::TransportConfig> {
-    let mut transport = quinn::TransportConfig::default();
-    transport.congestion_controller_factory(Arc::new(quinn::congestion::BbrConfig::default()));
-    Arc::new(transport)
+/// The media link's own transport settings (BBR, its default congestion control, and its
+/// acknowledgement frequency), so the baseline differs from the link only in what runs
+/// above quinn.
+fn link_transport() -> Arc<quinn::TransportConfig> {
+    Arc::new(fieldlens_media::transport_config(
+        Duration::from_secs(30),
+        None,
+        CongestionControl::Bbr,
+    ))
 }
 
 /// A bare quinn server with a development certificate like the hub's: reads each
@@ -168,7 +172,7 @@ fn bbr_transport() -> Arc<quinn::TransportConfig> {
 fn bare_server() -> (quinn::Endpoint, String) {
     let identity = ServerIdentity::generate_dev(&["localhost".into()], SystemTime::now()).unwrap();
     let mut config = identity.quic_server_config().unwrap();
-    config.transport_config(bbr_transport());
+    config.transport_config(link_transport());
     let endpoint = quinn::Endpoint::server(config, "127.0.0.1:0".parse().unwrap()).unwrap();
     let accept = endpoint.clone();
     tokio::spawn(async move {
@@ -191,7 +195,7 @@ fn bare_server() -> (quinn::Endpoint, String) {
 
 async fn via_bare_quinn(server: SocketAddr, pin: &str, bytes: &[u8]) -> f64 {
     let mut config = fieldlens_media::tls::quic_client_config(pin).unwrap();
-    config.transport_config(bbr_transport());
+    config.transport_config(link_transport());
     let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     let connection = endpoint
         .connect_with(config, server, "localhost")

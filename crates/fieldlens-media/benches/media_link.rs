@@ -114,18 +114,14 @@ fn thread_cpu_seconds(prefix: &str) -> f64 {
     ticks as f64 / 100.0 // USER_HZ is 100 on Linux
 }
 
+/// The link's own transport settings: the bare baselines differ from the link only in
+/// what runs above quinn.
 fn transport(congestion: CongestionControl) -> Arc<quinn::TransportConfig> {
-    let mut transport = quinn::TransportConfig::default();
-    transport
-        .max_concurrent_uni_streams(256u32.into())
-        .max_idle_timeout(Some(Duration::from_secs(60).try_into().unwrap()));
-    match congestion {
-        CongestionControl::Bbr => transport
-            .congestion_controller_factory(Arc::new(quinn::congestion::BbrConfig::default())),
-        CongestionControl::Cubic => transport
-            .congestion_controller_factory(Arc::new(quinn::congestion::CubicConfig::default())),
-    };
-    Arc::new(transport)
+    Arc::new(fieldlens_media::transport_config(
+        Duration::from_secs(60),
+        None,
+        congestion,
+    ))
 }
 
 /// A bare quinn endpoint with the hub's TLS and congestion control.

@@ -27,7 +27,7 @@ pub use seams::{
 };
 pub use server::{MediaServer, SendControlError, ServerConfig, ServerError, ServerStats};
 pub use tls::{CertificateError, ServerIdentity};
-pub use transport::{CongestionControl, DwellHistogram};
+pub use transport::{CongestionControl, DwellHistogram, transport_config};
 
 /// The ALPN protocol id of the media link.
 pub const ALPN: &[u8] = b"fieldlens/1";
