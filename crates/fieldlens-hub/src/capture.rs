@@ -16,6 +16,7 @@ use fieldlens_guides::{
 };
 use fieldlens_quality::{CheckProfile, Fingerprint, PhotoReport, QualityError, Reason};
 use std::sync::Arc;
+use tokio::task::{JoinError, JoinHandle};
 
 /// Largest photo accepted over gRPC.
 pub const MAX_PHOTO_BYTES: usize = 25 * 1024 * 1024;
@@ -75,6 +76,11 @@ impl From<GuideError> for HubError {
 
 fn quality_error(error: QualityError) -> HubError {
     invalid("photo", error.to_string())
+}
+
+/// A blocking task of the capture path that panicked or was cancelled.
+fn task_failed(error: JoinError) -> HubError {
+    HubError::Store(fieldlens_store::StoreError::Io(error.to_string()))
 }
 
 /// What a step makes of a photo before it is checked.
@@ -355,35 +361,66 @@ impl Hub {
         bytes: Arc<Vec<u8>>,
         sha256: String,
     ) -> Result<Submitted, HubError> {
+        self.submit(principal, id, step, bytes, sha256, None).await
+    }
+
+    /// [`Hub::submit_photo`] for a photo whose blob `storing` is already putting in the
+    /// store (a verified upload becoming its blob): the photo is checked meanwhile, and
+    /// its event is committed once both are done.
+    pub(crate) async fn submit_stored_photo(
+        &self,
+        principal: &Principal,
+        id: &CaseId,
+        step: &str,
+        bytes: Arc<Vec<u8>>,
+        sha256: String,
+        storing: JoinHandle<Result<(), HubError>>,
+    ) -> Result<Submitted, HubError> {
+        self.submit(principal, id, step, bytes, sha256, Some(storing))
+            .await
+    }
+
+    async fn submit(
+        &self,
+        principal: &Principal,
+        id: &CaseId,
+        step: &str,
+        bytes: Arc<Vec<u8>>,
+        sha256: String,
+        storing: Option<JoinHandle<Result<(), HubError>>>,
+    ) -> Result<Submitted, HubError> {
         let (profile, earlier) = match self.admit(principal, id, step, &sha256)? {
             Admission::Seen(submitted) => return Ok(submitted),
             Admission::New { step, earlier } => (step, earlier),
         };
 
-        // Check and store off the async threads, a CPU's worth at a time.
+        // Check (and store, unless that is under way) off the async threads, a CPU's
+        // worth at a time.
         let permit = self
             .check_permits
             .acquire()
             .await
             .map_err(|_| HubError::ShuttingDown)?;
-        let store_bytes = Arc::clone(&bytes);
-        let report = {
-            let journal = self.journal();
-            let sha = sha256.clone();
-            tokio::task::spawn_blocking(move || -> Result<PhotoReport, HubError> {
-                let header =
-                    fieldlens_quality::decode::read_header(&store_bytes, &CheckProfile::default())
-                        .map_err(quality_error)?;
-                let check_profile = profile.profile_for_frame(header.width, header.height);
-                let report = fieldlens_quality::check_photo(&store_bytes, &check_profile, &earlier)
-                    .map_err(quality_error)?;
-                journal.store().put_blob(&sha, &store_bytes)?;
-                Ok(report)
-            })
-            .await
-            .map_err(|e| HubError::Store(fieldlens_store::StoreError::Io(e.to_string())))??
-        };
+        let journal = self.journal();
+        let sha = sha256.clone();
+        let put_blob = storing.is_none();
+        let checked = tokio::task::spawn_blocking(move || -> Result<PhotoReport, HubError> {
+            let header = fieldlens_quality::decode::read_header(&bytes, &CheckProfile::default())
+                .map_err(quality_error)?;
+            let check_profile = profile.profile_for_frame(header.width, header.height);
+            let report = fieldlens_quality::check_photo(&bytes, &check_profile, &earlier)
+                .map_err(quality_error)?;
+            if put_blob {
+                journal.store().put_blob(&sha, &bytes)?;
+            }
+            Ok(report)
+        });
+        let report = checked.await.map_err(task_failed)?;
         drop(permit);
+        if let Some(storing) = storing {
+            storing.await.map_err(task_failed)??;
+        }
+        let report = report?;
         self.journal().wrote();
 
         let accepted = report.verdict == fieldlens_quality::Verdict::Accept;

@@ -30,6 +30,7 @@ use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, watch};
@@ -93,6 +94,7 @@ pub fn start(config: &Config, hub: &Arc<Hub>) -> anyhow::Result<Arc<MediaServer>
         Arc::new(HubSink {
             hub: weak.clone(),
             uploads: Mutex::new(HashMap::new()),
+            kept_bytes: Arc::default(),
         }),
         Arc::new(events),
     )
@@ -302,11 +304,46 @@ impl SessionAuthorizer for HubAuthorizer {
 /// SHA-256 is verified, become the photo's content-addressed blob where they lie. A
 /// writer task per upload stores and hashes the chunks while the stream reads the next
 /// ones, so nothing is read back to verify the hash; syncs run in the background
-/// through the hub's group commit, and acks follow them.
+/// through the hub's group commit, and acks follow them. The writer also keeps a copy
+/// of the bytes in memory (within [`MAX_KEPT_BYTES`] across uploads), so the check
+/// does not read the photo back either, and the chunks become the blob while the photo
+/// is checked.
 struct HubSink {
     hub: Weak<Hub>,
     /// The uploads whose streams are running.
     uploads: Mutex<HashMap<UploadKey, Arc<Upload>>>,
+    /// Declared bytes of the uploads whose bytes are kept in memory.
+    kept_bytes: Arc<AtomicU64>,
+}
+
+/// Most upload bytes kept in memory for the check, across running uploads; beyond it an
+/// upload's photo is read back from the store when it is complete.
+const MAX_KEPT_BYTES: u64 = 256 * 1024 * 1024;
+
+/// A share of [`MAX_KEPT_BYTES`], given back on drop.
+struct KeptBudget {
+    total: Arc<AtomicU64>,
+    bytes: u64,
+}
+
+impl KeptBudget {
+    fn reserve(total: &Arc<AtomicU64>, bytes: u64) -> Option<Self> {
+        total
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |kept| {
+                kept.checked_add(bytes).filter(|&n| n <= MAX_KEPT_BYTES)
+            })
+            .ok()?;
+        Some(KeptBudget {
+            total: Arc::clone(total),
+            bytes,
+        })
+    }
+}
+
+impl Drop for KeptBudget {
+    fn drop(&mut self) {
+        self.total.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
 }
 
 /// Chunks an upload's writer may hold before the stream waits for it.
@@ -329,6 +366,8 @@ struct Progress {
     hasher: Sha256,
     /// The upload's bytes are verified and kept as its blob.
     complete: bool,
+    /// A copy of the bytes stored so far, when the budget allowed one.
+    kept: Option<(Vec<u8>, KeptBudget)>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -355,7 +394,11 @@ async fn write_chunks(
         let key = key.clone();
         let written = on_store(&journal, move |store| {
             let stored = store.append_upload(&key.session_id, &key.upload_id, offset, &data)?;
-            lock(&progress).hasher.update(&data);
+            let mut progress = lock(&progress);
+            progress.hasher.update(&data);
+            if let Some((kept, _)) = &mut progress.kept {
+                kept.extend_from_slice(&data);
+            }
             Ok(stored)
         })
         .await;
@@ -462,14 +505,18 @@ impl PhotoSink for HubSink {
             })?;
         journal.wrote();
         let mut hasher = Sha256::new();
+        let budget = (!record.complete)
+            .then(|| KeptBudget::reserve(&self.kept_bytes, spec.size))
+            .flatten();
+        let mut kept = Vec::new();
         if record.stored > 0 {
             // What a resume starts from must survive a crash; a start from zero always does.
             journal.durable().await.map_err(storage)?;
             if !record.complete {
-                // The running hash starts over the stored prefix, read once.
+                // The running hash (and the copy) starts over the stored prefix, read once.
                 let (scope, id, stored) =
                     (key.session_id.clone(), key.upload_id.clone(), record.stored);
-                hasher = on_store(&journal, move |store| {
+                (hasher, kept) = on_store(&journal, move |store| {
                     let bytes = store.upload_bytes(&scope, &id)?;
                     if bytes.len() as u64 != stored {
                         return Err(StoreError::Corrupt {
@@ -480,7 +527,7 @@ impl PhotoSink for HubSink {
                             ),
                         });
                     }
-                    Ok(Sha256::new_with_prefix(&bytes))
+                    Ok((Sha256::new_with_prefix(&bytes), bytes))
                 })
                 .await?;
             }
@@ -492,6 +539,10 @@ impl PhotoSink for HubSink {
             progress: Arc::new(Mutex::new(Progress {
                 hasher,
                 complete: record.complete,
+                kept: budget.map(|budget| {
+                    kept.reserve_exact((spec.size as usize).saturating_sub(kept.len()));
+                    (kept, budget)
+                }),
             })),
             stored: watch::channel(Ok(record.stored)).0,
             durable: watch::channel(record.stored).0,
@@ -588,30 +639,50 @@ impl PhotoSink for HubSink {
                 actual,
             });
         }
-        // Verified: the chunks become the photo's blob where they lie.
-        let bytes = on_store(&journal, move |store| {
-            if complete {
-                return store.blob(&sha256)?.ok_or_else(|| StoreError::Corrupt {
-                    what: "blob",
-                    detail: format!("{sha256}: the blob of a complete upload is missing"),
+        // Verified: the chunks become the photo's blob where they lie, while the photo is
+        // checked from memory, or else read back first.
+        let kept = upload.progress().kept.take();
+        // The budget is given back once the check is done with the bytes.
+        let (bytes, storing, _budget) = match kept {
+            Some((bytes, budget)) if !complete && bytes.len() as u64 == spec.size => {
+                let journal = Arc::clone(&journal);
+                let storing = tokio::spawn(async move {
+                    on_store(&journal, move |store| store.complete_upload(&scope, &id))
+                        .await
+                        .map_err(|error| HubError::Store(StoreError::Io(error.to_string())))?;
+                    journal.wrote();
+                    Ok(())
                 });
+                (bytes, storing, Some(budget))
             }
-            let bytes = store.upload_bytes(&scope, &id)?;
-            store.complete_upload(&scope, &id)?;
-            Ok(bytes)
-        })
-        .await?;
-        journal.wrote();
+            _ => {
+                let bytes = on_store(&journal, move |store| {
+                    if complete {
+                        return store.blob(&sha256)?.ok_or_else(|| StoreError::Corrupt {
+                            what: "blob",
+                            detail: format!("{sha256}: the blob of a complete upload is missing"),
+                        });
+                    }
+                    let bytes = store.upload_bytes(&scope, &id)?;
+                    store.complete_upload(&scope, &id)?;
+                    Ok(bytes)
+                })
+                .await?;
+                journal.wrote();
+                (bytes, tokio::spawn(std::future::ready(Ok(()))), None)
+            }
+        };
         upload.progress().complete = true;
         // The capture path's commit makes the chunks, the blob and the photo's event
-        // durable together; submit_photo finds the blob stored and does not store it again.
+        // durable together.
         let submitted = hub
-            .submit_photo(
+            .submit_stored_photo(
                 &principal,
                 &case,
                 &spec.step_id,
                 Arc::new(bytes),
                 spec.sha256.clone(),
+                storing,
             )
             .await
             .map_err(refusal)?;
