@@ -361,26 +361,14 @@ impl Hub {
         bytes: Arc<Vec<u8>>,
         sha256: String,
     ) -> Result<Submitted, HubError> {
-        self.submit(principal, id, step, bytes, sha256, None).await
-    }
-
-    /// [`Hub::submit_photo`] for a photo whose blob `storing` is already putting in the
-    /// store (a verified upload becoming its blob): the photo is checked meanwhile, and
-    /// its event is committed once both are done.
-    pub(crate) async fn submit_stored_photo(
-        &self,
-        principal: &Principal,
-        id: &CaseId,
-        step: &str,
-        bytes: Arc<Vec<u8>>,
-        sha256: String,
-        storing: JoinHandle<Result<(), HubError>>,
-    ) -> Result<Submitted, HubError> {
-        self.submit(principal, id, step, bytes, sha256, Some(storing))
+        self.submit_stored_photo(principal, id, step, bytes, sha256, None)
             .await
     }
 
-    async fn submit(
+    /// [`Hub::submit_photo`], or, with `storing`, for a photo whose blob that task is
+    /// already putting in the store (a verified upload becoming its blob): the photo is
+    /// checked meanwhile, and its event is committed once both are done.
+    pub(crate) async fn submit_stored_photo(
         &self,
         principal: &Principal,
         id: &CaseId,

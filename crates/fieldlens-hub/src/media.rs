@@ -682,7 +682,7 @@ impl PhotoSink for HubSink {
                 &spec.step_id,
                 Arc::new(bytes),
                 spec.sha256.clone(),
-                storing,
+                Some(storing),
             )
             .await
             .map_err(refusal)?;
