@@ -651,7 +651,9 @@ impl PhotoSink for HubSink {
                         .await
                         .map_err(|error| HubError::Store(StoreError::Io(error.to_string())))?;
                     journal.wrote();
-                    Ok(())
+                    // Synced while the photo is checked, the photo's commit has only its
+                    // event left to sync.
+                    journal.durable().await
                 });
                 (bytes, storing, Some(budget))
             }
