@@ -3,7 +3,9 @@
 //! Writes are atomic per call (a case and the events that changed it land
 //! together or not at all) but become durable only at the next [`Store::sync`]
 //! (the sled store keeps case writes in memory until then and applies each group
-//! as one atomic batch, since sled charges two log writes per batch).
+//! as one atomic batch, since sled charges two log writes per batch). Photo bytes
+//! (uploads and blobs) are files beside the database, fsynced by the same sync
+//! before sled's log: sled does not fsync values as large as a photo chunk.
 //! The hub writes under its state lock and syncs after releasing it, so one
 //! fsync covers every write made before it: group commit without a queue.
 
@@ -125,7 +127,7 @@ pub struct UploadRecord {
     pub sha256: String,
     /// Leading bytes stored so far, without gaps.
     pub stored: u64,
-    /// The bytes were verified and kept elsewhere (e.g. as a blob); no chunks remain.
+    /// The bytes were verified and are the blob of `sha256` now.
     pub complete: bool,
 }
 
@@ -194,12 +196,13 @@ pub trait Store: Send + Sync + 'static {
     /// The bytes stored for an upload, in order (empty once complete: they are a blob then).
     fn upload_bytes(&self, scope: &str, upload_id: &str) -> Result<Vec<u8>, StoreError>;
     /// Marks a fully stored upload complete and makes its bytes the blob of its declared
-    /// SHA-256, atomically and without copying them: the chunks stay where they are and
-    /// the blob refers to them (if that blob exists already, the chunks are dropped).
+    /// SHA-256 without copying them (the upload's file is renamed; if that blob exists
+    /// already, the upload's bytes are dropped). A crash between the two steps is
+    /// completed by the next call.
     /// The caller must have verified that the bytes hash to the declared SHA-256.
     /// Completing a complete upload is a no-op.
     fn complete_upload(&self, scope: &str, upload_id: &str) -> Result<(), StoreError>;
-    /// Forgets an upload and its chunks (e.g. when its bytes did not match its hash). A
+    /// Forgets an upload and its bytes (e.g. when they did not match its hash). A
     /// complete upload is kept: its bytes may be a blob.
     fn discard_upload(&self, scope: &str, upload_id: &str) -> Result<(), StoreError>;
     /// Makes every write made so far durable.
