@@ -354,22 +354,10 @@ impl Hub {
     }
 
     /// Stores a photo for a step, checks it against the step's profile and records the result.
+    /// With `storing`, a task is already putting the photo's blob in the store (a verified
+    /// upload becoming its blob): the photo is checked meanwhile, and its event is committed
+    /// once both are done.
     pub async fn submit_photo(
-        &self,
-        principal: &Principal,
-        id: &CaseId,
-        step: &str,
-        bytes: Arc<Vec<u8>>,
-        sha256: String,
-    ) -> Result<Submitted, HubError> {
-        self.submit_stored_photo(principal, id, step, bytes, sha256, None)
-            .await
-    }
-
-    /// [`Hub::submit_photo`], or, with `storing`, for a photo whose blob that task is
-    /// already putting in the store (a verified upload becoming its blob): the photo is
-    /// checked meanwhile, and its event is committed once both are done.
-    pub(crate) async fn submit_stored_photo(
         &self,
         principal: &Principal,
         id: &CaseId,

@@ -655,7 +655,7 @@ impl PhotoSink for HubSink {
                     // event left to sync.
                     journal.durable().await
                 });
-                (bytes, storing, Some(budget))
+                (bytes, Some(storing), Some(budget))
             }
             _ => {
                 let bytes = on_store(&journal, move |store| {
@@ -671,20 +671,20 @@ impl PhotoSink for HubSink {
                 })
                 .await?;
                 journal.wrote();
-                (bytes, tokio::spawn(std::future::ready(Ok(()))), None)
+                (bytes, None, None)
             }
         };
         upload.progress().complete = true;
         // The capture path's commit makes the chunks, the blob and the photo's event
         // durable together.
         let submitted = hub
-            .submit_stored_photo(
+            .submit_photo(
                 &principal,
                 &case,
                 &spec.step_id,
                 Arc::new(bytes),
                 spec.sha256.clone(),
-                Some(storing),
+                storing,
             )
             .await
             .map_err(refusal)?;

@@ -130,6 +130,7 @@ impl CaptureService for CaptureApi {
                 &header.step_id,
                 Arc::new(bytes),
                 header.sha256,
+                None,
             )
             .await?;
         Ok(Response::new(pb::SubmitPhotoResponse {
