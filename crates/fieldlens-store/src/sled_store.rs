@@ -82,6 +82,14 @@ fn key_entry(key: &str) -> Vec<u8> {
     prefixed(IDEMPOTENCY_KEY, key, 0)
 }
 
+/// A case's event records as case-tree entries.
+fn event_entries(case: &Case, events: &[EventRecord]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    events
+        .iter()
+        .map(|record| (event_key(&case.id, record.seq), encode(record)))
+        .collect()
+}
+
 type Entries = std::collections::BTreeMap<Vec<u8>, Vec<u8>>;
 
 /// Case writes made since the last sync. [`Store::sync`] applies them to sled as one
@@ -297,10 +305,7 @@ impl SledStore {
     }
 
     fn read_entry(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        if let Some(value) = self.lock_pending().get(key) {
-            return Ok(Some(value.clone()));
-        }
-        Ok(self.cases.get(key).map_err(io)?.map(|v| v.to_vec()))
+        self.case_entry(&self.lock_pending(), key)
     }
 
     /// Pending and stored entries in `range`, merged in key order.
@@ -357,10 +362,7 @@ impl Store for SledStore {
     ) -> Result<CreateOutcome, StoreError> {
         let key = key_entry(&case.idempotency_key);
         let case_bytes = encode(case);
-        let records: Vec<_> = events
-            .iter()
-            .map(|record| (event_key(&case.id, record.seq), encode(record)))
-            .collect();
+        let records = event_entries(case, events);
         let mut pending = self.lock_pending();
         if let Some(existing) = self.case_entry(&pending, &key)? {
             return Ok(CreateOutcome::Existing(stored_case_id(&existing)));
@@ -377,10 +379,7 @@ impl Store for SledStore {
         let first_new = (case.event_count + 1).saturating_sub(events.len() as u64);
         let key = case_key(&case.id);
         let case_bytes = encode(case);
-        let records: Vec<_> = events
-            .iter()
-            .map(|record| (event_key(&case.id, record.seq), encode(record)))
-            .collect();
+        let records = event_entries(case, events);
         let mut pending = self.lock_pending();
         let Some(stored) = self.case_entry(&pending, &key)? else {
             return Err(StoreError::MissingCase(case.id.to_string()));
