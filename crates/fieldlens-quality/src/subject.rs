@@ -20,8 +20,9 @@
 //! The mean of the saliency and car-likeness maps seeds **GrabCut** (Rother et al. 2004):
 //! above 0.8 sure subject, above 0.5 probably subject, below 0.15 sure background, probably
 //! background otherwise; one round of colour-model fitting and graph cut gives the subject
-//! mask (more rounds cost 4 ms each and did not improve the box on the dev set). The box is the 1st–99th percentile range of the mask projected onto each axis
-//! (robust to stray specks). Per frame edge, the share covered by the mask and the mean
+//! mask (more rounds cost 4 ms each and did not improve the box on the dev set). The box is
+//! the 1st–99th percentile range of the mask projected onto each axis (robust to stray
+//! specks). Per frame edge, the share covered by the mask and the mean
 //! car-likeness along it say where the subject runs out of the frame.
 
 use opencv::core::{self, Mat, Size};
