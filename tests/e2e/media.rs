@@ -8,7 +8,9 @@ use fieldlens_e2e::{
     ApiKey, TestHub, capture_client, case_client, http_get, hub_with_car_technician, open_request,
     repo_root, tech_client,
 };
-use fieldlens_media::{ClientConfig, ClientError, ErrorCode, FrameHeader, MediaClient, Photo};
+use fieldlens_media::{
+    Attempt, ClientConfig, ClientError, ErrorCode, FrameHeader, MediaClient, Photo,
+};
 use fieldlens_proto::v1 as pb;
 use fieldlens_proto::v1::guide_service_client::GuideServiceClient;
 use fieldlens_proto::v1::media_control::Body;
@@ -334,7 +336,7 @@ async fn the_rust_client_relays_frames_gets_verdicts_and_refusals_and_is_closed_
     // A photo for a step: stored, verified, checked; the verdict reaches both sides.
     let photo = Photo::new(setup.photo_for("front", 5).await.into());
     let receipt = caller
-        .upload_photo_in_chunks("front-1", "front", &photo, 32 * 1024)
+        .upload_photo_in_chunks("front-1", "front", &photo, Attempt::First, 32 * 1024)
         .await
         .unwrap();
     assert_eq!(receipt.resumed_from, 0);
@@ -350,8 +352,8 @@ async fn the_rust_client_relays_frames_gets_verdicts_and_refusals_and_is_closed_
         assert_eq!(report.sha256, photo.sha256());
     }
 
-    // A step the pack does not have: refused before the bytes travel, explained, and the
-    // connection stays open.
+    // A step the pack does not have: refused once the hub reads the declaration, explained,
+    // and the connection stays open.
     let other = Photo::new(setup.photo_for("front", 6).await.into());
     let refused = caller.upload_photo("nope-1", "no_such_step", &other).await;
     assert!(
@@ -371,7 +373,7 @@ async fn the_rust_client_relays_frames_gets_verdicts_and_refusals_and_is_closed_
     );
     // The finished upload again: nothing resent, the same verdict.
     let again = caller
-        .upload_photo("front-1", "front", &photo)
+        .resume_upload("front-1", "front", &photo)
         .await
         .unwrap();
     assert_eq!(

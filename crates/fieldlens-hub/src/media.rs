@@ -20,7 +20,7 @@ use fieldlens_core::{Case, CaseId, TechnicianId};
 use fieldlens_guides::Lang;
 use fieldlens_media::{
     AuthError, LeaveReason, MediaEvent, MediaServer, PhotoSink, Role, ServerConfig, ServerIdentity,
-    SessionAuthorizer, SessionGrant, SinkError, UploadKey, UploadSpec,
+    SessionAuthorizer, SessionGrant, SinkError, Stored, UploadKey, UploadSpec,
 };
 use fieldlens_proto::v1 as pb;
 use fieldlens_store::{Store, StoreError};
@@ -605,7 +605,11 @@ impl PhotoSink for HubSink {
         }
     }
 
-    async fn finish(&self, spec: &UploadSpec) -> Result<pb::PhotoReport, SinkError> {
+    async fn finish(
+        &self,
+        spec: &UploadSpec,
+        stored: Stored,
+    ) -> Result<pb::PhotoReport, SinkError> {
         let hub = self.hub()?;
         let (case, principal) = Self::context(&hub, spec)?;
         let key = &spec.key;
@@ -647,6 +651,10 @@ impl PhotoSink for HubSink {
             Some((bytes, budget)) if !complete && bytes.len() as u64 == spec.size => {
                 let journal = Arc::clone(&journal);
                 let storing = tokio::spawn(async move {
+                    // Every byte sits in the upload's part file: once that is synced the
+                    // photo is stored, before it becomes a blob.
+                    journal.durable().await?;
+                    stored.now();
                     on_store(&journal, move |store| store.complete_upload(&scope, &id))
                         .await
                         .map_err(|error| HubError::Store(StoreError::Io(error.to_string())))?;
@@ -658,6 +666,10 @@ impl PhotoSink for HubSink {
                 (bytes, Some(storing), Some(budget))
             }
             _ => {
+                if complete {
+                    // Finished by an earlier stream: its bytes were durable then.
+                    stored.now();
+                }
                 let bytes = on_store(&journal, move |store| {
                     if complete {
                         return store.blob(&sha256)?.ok_or_else(|| StoreError::Corrupt {

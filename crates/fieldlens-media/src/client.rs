@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::proto_core::{
-    ClientConnection, ErrorCode, FrameHeader, FrameReorder, Limits, MAX_CONTROL_BYTES,
+    Attempt, ClientConnection, ErrorCode, FrameHeader, FrameReorder, Limits, MAX_CONTROL_BYTES,
     MAX_UPLOAD_REPLY_BYTES, Photo, ProtocolError, RelayConfig, RelayStats, StreamKind,
     UploadProgress, UploadSender, VideoFrame,
 };
@@ -368,33 +368,45 @@ impl MediaClient {
 
     /// Uploads `photo` for `step_id` under `upload_id` and returns once the hub has
     /// stored it durably and verified its SHA-256; its verdict follows as a
-    /// [`Body::PhotoVerdict`] event. After a dropped connection, call it again on a new
-    /// client with the same id: it continues from the hub's last durable byte.
+    /// [`Body::PhotoVerdict`] event. This is a first attempt: the bytes go out at once,
+    /// without waiting a round trip for the hub's resume offset. After a dropped
+    /// connection, call [`MediaClient::resume_upload`] on a new client with the same id.
     pub async fn upload_photo(
         &self,
         upload_id: &str,
         step_id: &str,
         photo: &Photo,
     ) -> Result<UploadReceipt, ClientError> {
-        self.upload_photo_in_chunks(upload_id, step_id, photo, usize::MAX)
+        self.upload_photo_in_chunks(upload_id, step_id, photo, Attempt::First, usize::MAX)
             .await
     }
 
-    /// [`MediaClient::upload_photo`] with chunks of at most `chunk_bytes`.
+    /// Continues an upload whose earlier attempt broke off: asks the hub where its last
+    /// durable byte is and sends only the rest.
+    pub async fn resume_upload(
+        &self,
+        upload_id: &str,
+        step_id: &str,
+        photo: &Photo,
+    ) -> Result<UploadReceipt, ClientError> {
+        self.upload_photo_in_chunks(upload_id, step_id, photo, Attempt::Retry, usize::MAX)
+            .await
+    }
+
+    /// An upload `attempt` with chunks of at most `chunk_bytes`.
     pub async fn upload_photo_in_chunks(
         &self,
         upload_id: &str,
         step_id: &str,
         photo: &Photo,
+        attempt: Attempt,
         chunk_bytes: usize,
     ) -> Result<UploadReceipt, ClientError> {
-        let size = photo.bytes().len() as u64;
-        let sender = UploadSender::new(upload_id, step_id, photo, &self.limits)
+        let sender = UploadSender::new(upload_id, step_id, photo, attempt, &self.limits)
             .map_err(ClientError::Invalid)?
             .with_chunk_bytes(chunk_bytes);
-        let result = self.run_upload(sender).await;
-        let resumed_from = match result {
-            Ok(resumed_from) => resumed_from,
+        let (resumed_from, bytes_sent) = match self.run_upload(sender).await {
+            Ok(progress) => progress,
             Err(LinkError::StreamEnded(code)) if code == var_int(ErrorCode::StorageFailed) => {
                 return Err(ClientError::Storage {
                     upload_id: upload_id.to_owned(),
@@ -410,15 +422,15 @@ impl MediaClient {
         };
         Ok(UploadReceipt {
             upload_id: upload_id.to_owned(),
-            size,
+            size: photo.bytes().len() as u64,
             sha256: photo.sha256().to_owned(),
             resumed_from,
-            bytes_sent: size - resumed_from,
+            bytes_sent,
         })
     }
 
-    /// Runs one upload stream; returns where the hub resumed it.
-    async fn run_upload(&self, sender: UploadSender) -> Result<u64, LinkError> {
+    /// Runs one upload stream; returns where the hub resumed it and the bytes sent.
+    async fn run_upload(&self, sender: UploadSender) -> Result<(u64, u64), LinkError> {
         let (mut send, recv) = self.connection.open_bi().await?;
         let _ = send.set_priority(UPLOAD_PRIORITY);
         write_framed(
@@ -428,19 +440,14 @@ impl MediaClient {
         )
         .await?;
         let mut replies = FramedReader::new(recv, "upload reply", MAX_UPLOAD_REPLY_BYTES);
+        let from_start = sender.sends_from_start();
         let sender = Mutex::new(sender);
         let lock = || sender.lock().unwrap_or_else(|p| p.into_inner());
-        let reply = next_reply(&mut replies).await?;
-        let resumed_from = match lock().on_reply(reply)? {
-            UploadProgress::Resume(offset) => offset,
-            other => {
-                return Err(ProtocolError::new(
-                    ErrorCode::UnexpectedMessage,
-                    format!("the hub answered an upload with {other:?} before resuming it"),
-                )
-                .into());
-            }
-        };
+        if !from_start {
+            // A retry sends nothing before it knows where the hub's bytes end.
+            let reply = next_reply(&mut replies).await?;
+            lock().on_reply(reply)?;
+        }
         let write = async {
             loop {
                 let chunk = lock().next_chunk();
@@ -459,7 +466,8 @@ impl MediaClient {
             }
         };
         tokio::try_join!(write, read)?;
-        Ok(resumed_from)
+        let sender = lock();
+        Ok((sender.resumed_from().unwrap_or(0), sender.bytes_sent()))
     }
 
     /// Says bye and waits (briefly) for the hub to close the connection.

@@ -19,11 +19,11 @@ mod transport;
 
 pub use client::{ClientConfig, ClientError, MediaClient, UploadReceipt};
 pub use proto_core::{
-    ErrorCode, FrameCounter, FrameHeader, Limits, Photo, ProtocolError, VideoFrame,
+    Attempt, ErrorCode, FrameCounter, FrameHeader, Limits, Photo, ProtocolError, VideoFrame,
 };
 pub use seams::{
     AuthError, LeaveReason, MediaEvent, MediaEventHook, PhotoSink, Role, SessionAuthorizer,
-    SessionGrant, SinkError, UploadKey, UploadSpec,
+    SessionGrant, SinkError, Stored, UploadKey, UploadSpec,
 };
 pub use server::{MediaServer, SendControlError, ServerConfig, ServerError, ServerStats};
 pub use tls::{CertificateError, ServerIdentity};

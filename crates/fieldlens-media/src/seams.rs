@@ -173,6 +173,26 @@ impl SinkError {
     }
 }
 
+/// Handed to [`PhotoSink::finish`]: the sink calls [`Stored::now`] once the upload's
+/// bytes are verified and durable, and the endpoint acknowledges the upload then, while
+/// the photo is still being checked. Dropped without a call, the acknowledgement waits
+/// for `finish` to return.
+#[derive(Debug)]
+pub struct Stored(tokio::sync::oneshot::Sender<()>);
+
+impl Stored {
+    /// A signal and what its call resolves.
+    pub fn new() -> (Stored, tokio::sync::oneshot::Receiver<()>) {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        (Stored(sender), receiver)
+    }
+
+    /// Every byte is verified against the declared SHA-256 and durable.
+    pub fn now(self) {
+        let _ = self.0.send(());
+    }
+}
+
 /// Durable storage of photo uploads, and the quality check when one is complete.
 ///
 /// The hub calls these from one task per upload, never concurrently for the same key:
@@ -217,11 +237,13 @@ pub trait PhotoSink: Send + Sync + 'static {
 
     /// Called once all `spec.size` bytes are appended: makes them durable, verifies
     /// their SHA-256 (on mismatch discards them, so a retry starts from zero, and returns
-    /// [`SinkError::HashMismatch`]), checks the photo and returns its report. Must
-    /// return the same report again for an upload already finished.
+    /// [`SinkError::HashMismatch`]), signals `stored` if it can before the check is done,
+    /// checks the photo and returns its report. Must return the same report again for an
+    /// upload already finished.
     fn finish(
         &self,
         spec: &UploadSpec,
+        stored: Stored,
     ) -> impl Future<Output = Result<PhotoReport, SinkError>> + Send;
 }
 

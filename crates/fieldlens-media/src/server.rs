@@ -27,7 +27,7 @@ use crate::proto_core::{
 };
 use crate::seams::{
     LeaveReason, MediaEvent, MediaEventHook, PhotoSink, Role, SessionAuthorizer, SessionGrant,
-    SinkError, UploadKey, UploadSpec,
+    SinkError, Stored, UploadKey, UploadSpec,
 };
 use crate::tls::{CertificateError, ServerIdentity};
 use crate::transport::{
@@ -913,7 +913,10 @@ impl Link {
                 Some(error) => self.fail(error),
                 None => {
                     tracing::warn!(upload = %spec.key.upload_id, %error, "photo upload not taken");
+                    // Both directions end with the reason, so a client still sending its
+                    // first attempt learns it whichever side it notices first.
                     let _ = send.reset(var_int(error.code()));
+                    reader.stop(var_int(error.code()));
                     let message = Body::Error(MediaError {
                         code: error.code() as i32,
                         message: error.to_string(),
@@ -963,18 +966,36 @@ impl Link {
             let Some(request) = request else {
                 return Ok(());
             };
-            let (offset, data) = receiver.on_request(request)?;
+            let Some((offset, data)) = receiver.on_request(request)? else {
+                continue;
+            };
             bump(&self.shared.counters.upload_bytes, data.len() as u64);
             let durable = sink.append(&spec.key, offset, data).await?;
             if let Some(ack) = receiver.on_durable(durable)? {
                 write_framed(send, None, &[&ack]).await?;
             }
         }
-        let report = sink.finish(spec).await?;
-        bump(&self.shared.counters.photos_completed, 1);
+        let (stored, verified) = Stored::new();
+        let finishing = sink.finish(spec, stored);
+        tokio::pin!(finishing);
         // The client may be gone by now; the verdict still goes to the control streams.
-        let _ = write_framed(send, None, &[&receiver.complete_reply(&spec.sha256)]).await;
-        let _ = send.finish();
+        let mut complete = async || {
+            let _ = write_framed(send, None, &[&receiver.complete_reply(&spec.sha256)]).await;
+            let _ = send.finish();
+        };
+        let report = tokio::select! {
+            report = &mut finishing => {
+                let report = report?;
+                complete().await;
+                report
+            }
+            Ok(()) = verified => {
+                // Stored and verified: acknowledged while the photo is checked.
+                complete().await;
+                finishing.await?
+            }
+        };
+        bump(&self.shared.counters.photos_completed, 1);
         let verdict = MediaControl {
             body: Some(Body::PhotoVerdict(MediaPhotoVerdict {
                 upload_id: spec.key.upload_id.clone(),

@@ -167,6 +167,11 @@ impl FramedReader {
         }
     }
 
+    /// Asks the peer to stop sending, with `code` as the reason.
+    pub(crate) fn stop(&mut self, code: VarInt) {
+        let _ = self.recv.stop(code);
+    }
+
     /// The next message, `None` when the stream ended cleanly between messages.
     pub(crate) async fn next<M: Message + Default>(&mut self) -> Result<Option<M>, LinkError> {
         loop {

@@ -17,7 +17,7 @@ pub use limits::{
     Limits, MAX_CONTROL_BYTES, MAX_FRAME_HEADER_BYTES, MAX_UPLOAD_CHUNK_BYTES,
     MAX_UPLOAD_REPLY_BYTES, MAX_UPLOAD_REQUEST_BYTES, validate_control,
 };
-pub use upload::{Photo, UploadProgress, UploadReceiver, UploadSender, sha256_hex};
+pub use upload::{Attempt, Photo, UploadProgress, UploadReceiver, UploadSender, sha256_hex};
 pub use video::{
     Admission, FrameCounter, FrameFilter, FrameHeader, FrameReorder, PushOutcome, RelayConfig,
     RelayQueue, RelayStats, VideoFrame,

@@ -90,6 +90,9 @@ pub struct UploadReceiver {
     max_chunk_bytes: u32,
     next_offset: u64,
     durable_offset: u64,
+    /// Bytes the sink held when the stream began; chunks of a `from_start` upload below
+    /// this are read and dropped.
+    held: u64,
 }
 
 impl UploadReceiver {
@@ -154,8 +157,9 @@ impl UploadReceiver {
             upload_id: start.upload_id.clone(),
             size: start.size,
             max_chunk_bytes: limits.max_chunk_bytes,
-            next_offset: durable_offset,
+            next_offset: if start.from_start { 0 } else { durable_offset },
             durable_offset,
+            held: durable_offset,
         })
     }
 
@@ -169,11 +173,12 @@ impl UploadReceiver {
     }
 
     /// Checks a chunk: it must continue exactly where the previous one ended and stay
-    /// within the declared size. Returns its offset and bytes for the sink.
+    /// within the declared size. Returns the offset and bytes the sink does not hold yet,
+    /// if any (a `from_start` upload may resend bytes the sink holds).
     pub fn on_request(
         &mut self,
         request: MediaUploadRequest,
-    ) -> Result<(u64, Bytes), ProtocolError> {
+    ) -> Result<Option<(u64, Bytes)>, ProtocolError> {
         let chunk = match request.body {
             Some(Request::Chunk(chunk)) => chunk,
             Some(Request::Start(_)) => {
@@ -206,7 +211,14 @@ impl UploadReceiver {
             )));
         }
         self.next_offset += len;
-        Ok((chunk.offset, chunk.data))
+        if self.next_offset <= self.held {
+            return Ok(None);
+        }
+        let skip = self.held.saturating_sub(chunk.offset);
+        Ok(Some((
+            chunk.offset + skip,
+            chunk.data.slice(skip as usize..),
+        )))
     }
 
     /// The sink reports `durable_offset` bytes durable; returns the ack to send if that is
@@ -215,7 +227,8 @@ impl UploadReceiver {
         &mut self,
         durable_offset: u64,
     ) -> Result<Option<MediaUploadReply>, ProtocolError> {
-        if durable_offset > self.next_offset || durable_offset < self.durable_offset {
+        if durable_offset > self.next_offset.max(self.held) || durable_offset < self.durable_offset
+        {
             return Err(ProtocolError::new(
                 ErrorCode::Internal,
                 format!(
@@ -277,13 +290,25 @@ pub struct UploadSender {
     complete: bool,
 }
 
+/// Whether an upload is a photo's first attempt or a retry of an attempt that broke off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// No earlier attempt: send from byte 0 at once, without waiting for the resume
+    /// reply (the hub drops bytes it holds, should the id have been used before).
+    First,
+    /// An earlier attempt broke off: wait for the resume reply and send only the bytes
+    /// the hub does not hold.
+    Retry,
+}
+
 impl UploadSender {
-    /// An upload of `photo` for `step_id` under `upload_id`, in chunks the hub's `limits`
-    /// allow.
+    /// An `attempt` at uploading `photo` for `step_id` under `upload_id`, in chunks the
+    /// hub's `limits` allow.
     pub fn new(
         upload_id: &str,
         step_id: &str,
         photo: &Photo,
+        attempt: Attempt,
         limits: &Limits,
     ) -> Result<Self, ProtocolError> {
         check_upload_id(upload_id)?;
@@ -304,6 +329,7 @@ impl UploadSender {
                 step_id: step_id.to_owned(),
                 size,
                 sha256: photo.sha256.clone(),
+                from_start: attempt == Attempt::First,
             },
             data: photo.bytes.clone(),
             chunk_bytes: limits
@@ -344,11 +370,31 @@ impl UploadSender {
         self.durable_offset
     }
 
+    /// Whether chunks go out before the resume reply (a first attempt).
+    pub fn sends_from_start(&self) -> bool {
+        self.start.from_start
+    }
+
+    /// Photo bytes handed out in chunks so far.
+    pub fn bytes_sent(&self) -> u64 {
+        self.next_offset - self.first_offset()
+    }
+
+    fn first_offset(&self) -> u64 {
+        if self.start.from_start {
+            0
+        } else {
+            self.resumed_from.unwrap_or(0)
+        }
+    }
+
     /// The next chunk to send, framed as on the wire: the encoded prefix of its
     /// [`MediaUploadRequest`] and the photo bytes it carries (not copied). `None` before
-    /// the resume reply or once all chunks are out.
+    /// the resume reply of a retry, or once all chunks are out.
     pub fn next_chunk(&mut self) -> Option<[Bytes; 2]> {
-        self.resumed_from?;
+        if !self.start.from_start {
+            self.resumed_from?;
+        }
         let start = usize::try_from(self.next_offset).ok()?;
         if start >= self.data.len() {
             return None;
@@ -374,13 +420,15 @@ impl UploadSender {
                     )));
                 }
                 self.resumed_from = Some(resume.durable_offset);
-                self.next_offset = resume.durable_offset;
+                if !self.start.from_start {
+                    self.next_offset = resume.durable_offset;
+                }
                 self.durable_offset = resume.durable_offset;
                 Ok(UploadProgress::Resume(resume.durable_offset))
             }
             (Some(Reply::Ack(ack)), Some(_)) => {
-                if ack.durable_offset < self.durable_offset || ack.durable_offset > self.next_offset
-                {
+                let reached = self.next_offset.max(self.resumed_from.unwrap_or(0));
+                if ack.durable_offset < self.durable_offset || ack.durable_offset > reached {
                     return Err(ProtocolError::malformed(format!(
                         "the hub acknowledged {} bytes after {} with {} sent",
                         ack.durable_offset, self.durable_offset, self.next_offset
@@ -461,25 +509,35 @@ mod tests {
     }
 
     /// Runs sender and receiver against each other; the receiver's store starts with
-    /// `stored` bytes and fails (drops the link) after `cut_after` chunks.
+    /// `stored` bytes and fails (drops the link) after `cut_after` chunks. Returns where
+    /// the hub resumed, the bytes sent and whether the upload completed.
     fn transfer(
         data: &Photo,
         stored: &mut Vec<u8>,
         cut_after: Option<usize>,
-    ) -> (Option<u64>, bool) {
+        attempt: Attempt,
+    ) -> (Option<u64>, u64, bool) {
         let limits = limits();
-        let mut sender = UploadSender::new("u-1", "front", data, &limits).unwrap();
+        let mut sender = UploadSender::new("u-1", "front", data, attempt, &limits).unwrap();
         let start = UploadReceiver::parse_start(sender.start_request(), &limits).unwrap();
+        // A first attempt's opening chunk leaves before the hub has answered.
+        let mut early = sender.next_chunk();
+        assert_eq!(early.is_some(), attempt == Attempt::First);
         let mut receiver = UploadReceiver::new(&start, stored.len() as u64, &limits).unwrap();
         sender.on_reply(receiver.resume_reply()).unwrap();
         let mut chunks = 0;
-        while let Some(chunk) = sender.next_chunk() {
+        while let Some(chunk) = early.take().or_else(|| sender.next_chunk()) {
             if cut_after == Some(chunks) {
-                return (sender.resumed_from(), false);
+                return (sender.resumed_from(), sender.bytes_sent(), false);
             }
-            let (offset, bytes) = receiver.on_request(decode(chunk)).unwrap();
-            assert_eq!(offset, stored.len() as u64, "chunks are contiguous");
-            stored.extend_from_slice(&bytes);
+            if let Some((offset, bytes)) = receiver.on_request(decode(chunk)).unwrap() {
+                assert_eq!(
+                    offset,
+                    stored.len() as u64,
+                    "the sink gets contiguous bytes"
+                );
+                stored.extend_from_slice(&bytes);
+            }
             if let Some(ack) = receiver.on_durable(stored.len() as u64).unwrap() {
                 sender.on_reply(ack).unwrap();
             }
@@ -490,16 +548,22 @@ mod tests {
         let progress = sender
             .on_reply(receiver.complete_reply(&start.sha256))
             .unwrap();
-        (sender.resumed_from(), progress == UploadProgress::Complete)
+        (
+            sender.resumed_from(),
+            sender.bytes_sent(),
+            progress == UploadProgress::Complete,
+        )
     }
 
     #[test]
     fn an_upload_cut_half_way_resumes_without_resending_stored_bytes() {
         let data = photo(600);
         let mut stored = Vec::new();
-        assert_eq!(transfer(&data, &mut stored, Some(4)), (Some(0), false));
+        let first = transfer(&data, &mut stored, Some(4), Attempt::First);
+        assert_eq!((first.0, first.2), (Some(0), false));
         assert_eq!(stored.len(), 4 * 64);
-        assert_eq!(transfer(&data, &mut stored, None), (Some(256), true));
+        let retry = transfer(&data, &mut stored, None, Attempt::Retry);
+        assert_eq!(retry, (Some(256), 600 - 256, true));
         assert_eq!(&Bytes::from(stored), data.bytes());
     }
 
@@ -507,7 +571,21 @@ mod tests {
     fn a_complete_upload_resumes_at_its_end_and_completes_at_once() {
         let data = photo(100);
         let mut stored = data.bytes().to_vec();
-        assert_eq!(transfer(&data, &mut stored, None), (Some(100), true));
+        assert_eq!(
+            transfer(&data, &mut stored, None, Attempt::Retry),
+            (Some(100), 0, true)
+        );
+    }
+
+    #[test]
+    fn a_first_attempt_on_a_used_id_resends_but_the_sink_gets_each_byte_once() {
+        let data = photo(600);
+        for held in [0, 100, 128, 600] {
+            let mut stored = data.bytes()[..held].to_vec();
+            let result = transfer(&data, &mut stored, None, Attempt::First);
+            assert_eq!(result, (Some(held as u64), 600, true), "{held} held");
+            assert_eq!(&Bytes::from(stored), data.bytes(), "{held} held");
+        }
     }
 
     #[test]
@@ -519,6 +597,7 @@ mod tests {
                 step_id: String::new(),
                 size,
                 sha256: sha.into(),
+                from_start: false,
             })),
         };
         let sha = sha256_hex(b"x");
@@ -543,7 +622,7 @@ mod tests {
     fn chunks_must_be_contiguous_and_within_the_declared_size() {
         let limits = limits();
         let data = photo(100);
-        let sender = UploadSender::new("u-1", "", &data, &limits).unwrap();
+        let sender = UploadSender::new("u-1", "", &data, Attempt::Retry, &limits).unwrap();
         let start = UploadReceiver::parse_start(sender.start_request(), &limits).unwrap();
         let chunk = |offset: u64, len: usize| MediaUploadRequest {
             body: Some(Request::Chunk(MediaUploadChunk {
@@ -562,12 +641,23 @@ mod tests {
         assert!(receiver.is_fully_received());
         assert_eq!(code(&mut receiver, chunk(100, 1)), ErrorCode::UploadInvalid);
         assert!(UploadReceiver::new(&start, 101, &limits).is_err());
+
+        // From the start: offsets count from 0 whatever the sink holds.
+        let from_start = MediaUploadStart {
+            from_start: true,
+            ..start
+        };
+        let mut receiver = UploadReceiver::new(&from_start, 10, &limits).unwrap();
+        assert_eq!(code(&mut receiver, chunk(10, 64)), ErrorCode::UploadInvalid);
+        assert_eq!(receiver.on_request(chunk(0, 5)).unwrap(), None);
+        let (offset, bytes) = receiver.on_request(chunk(5, 64)).unwrap().unwrap();
+        assert_eq!((offset, bytes.len()), (10, 59));
     }
 
     #[test]
     fn a_sink_claiming_bytes_it_never_got_is_an_internal_error() {
         let limits = limits();
-        let sender = UploadSender::new("u-1", "", &photo(100), &limits).unwrap();
+        let sender = UploadSender::new("u-1", "", &photo(100), Attempt::First, &limits).unwrap();
         let start = UploadReceiver::parse_start(sender.start_request(), &limits).unwrap();
         let mut receiver = UploadReceiver::new(&start, 0, &limits).unwrap();
         assert_eq!(receiver.on_durable(0).unwrap(), None);
@@ -580,7 +670,7 @@ mod tests {
     #[test]
     fn the_sender_refuses_a_completion_with_another_hash() {
         let limits = limits();
-        let mut sender = UploadSender::new("u-1", "", &photo(10), &limits).unwrap();
+        let mut sender = UploadSender::new("u-1", "", &photo(10), Attempt::Retry, &limits).unwrap();
         let start = UploadReceiver::parse_start(sender.start_request(), &limits).unwrap();
         let receiver = UploadReceiver::new(&start, 10, &limits).unwrap();
         sender.on_reply(receiver.resume_reply()).unwrap();
@@ -589,6 +679,7 @@ mod tests {
             sender.on_reply(wrong).unwrap_err().code,
             ErrorCode::HashMismatch
         );
-        assert!(UploadSender::new("u-1", "", &Photo::new(Bytes::new()), &limits).is_err());
+        let empty = Photo::new(Bytes::new());
+        assert!(UploadSender::new("u-1", "", &empty, Attempt::First, &limits).is_err());
     }
 }

@@ -287,6 +287,7 @@ async fn misbehave(
                     step_id: String::new(),
                     size: 1000,
                     sha256,
+                    from_start: false,
                 })),
             };
             let chunk = MediaUploadRequest {
@@ -318,6 +319,7 @@ async fn an_upload_whose_bytes_do_not_hash_to_the_declared_sha256_is_refused_and
             step_id: "front".into(),
             size: data.len() as u64,
             sha256: sha256_hex(b"something else"),
+            from_start: true,
         })),
     };
     let (mut send, _recv) = connection.open_bi().await.unwrap();

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use fieldlens_media::{ClientConfig, FrameCounter, MediaClient, Role, UploadKey};
+use fieldlens_media::{Attempt, ClientConfig, FrameCounter, MediaClient, Role, UploadKey};
 use fieldlens_proto::v1::media_control::Body;
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
@@ -278,7 +278,7 @@ async fn an_upload_cut_off_mid_way_resumes_from_the_last_durable_byte_without_re
         session_id: "s-cut".into(),
         upload_id: "cut-1".into(),
     };
-    let upload = first.upload_photo_in_chunks("cut-1", "front", &bytes, 16 * 1024);
+    let upload = first.upload_photo_in_chunks("cut-1", "front", &bytes, Attempt::First, 16 * 1024);
     let cut_when_a_third_is_durable = async {
         while hub.sink.durable(&key) < 1_000_000 {
             tokio::time::sleep(Duration::from_millis(2)).await;
@@ -296,7 +296,7 @@ async fn an_upload_cut_off_mid_way_resumes_from_the_last_durable_byte_without_re
     ))
     .await
     .unwrap();
-    let receipt = within(second.upload_photo("cut-1", "front", &bytes))
+    let receipt = within(second.resume_upload("cut-1", "front", &bytes))
         .await
         .unwrap();
     assert!(receipt.resumed_from >= 1_000_000, "{receipt:?}");

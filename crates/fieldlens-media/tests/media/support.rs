@@ -8,14 +8,14 @@ use std::fs;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use fieldlens_media::proto_core::sha256_hex;
 use fieldlens_media::{
     AuthError, ClientConfig, MediaClient, MediaEvent, MediaServer, Photo, PhotoSink, Role,
-    ServerConfig, ServerIdentity, SessionAuthorizer, SessionGrant, SinkError, UploadKey,
+    ServerConfig, ServerIdentity, SessionAuthorizer, SessionGrant, SinkError, Stored, UploadKey,
     UploadSpec,
 };
 use fieldlens_proto::v1::media_control::Body;
@@ -87,6 +87,9 @@ pub struct Files {
     progress: Mutex<HashMap<UploadKey, Progress>>,
     appended: Mutex<HashMap<UploadKey, u64>>,
     durable_total: AtomicU64,
+    /// While true, checks wait (after the bytes are stored and verified).
+    checks_held: Mutex<bool>,
+    checks_released: Condvar,
 }
 
 impl DirSink {
@@ -97,7 +100,20 @@ impl DirSink {
             progress: Mutex::new(HashMap::new()),
             appended: Mutex::new(HashMap::new()),
             durable_total: AtomicU64::new(0),
+            checks_held: Mutex::new(false),
+            checks_released: Condvar::new(),
         }))
+    }
+
+    /// Makes photo checks wait once their bytes are stored, until [`DirSink::release_checks`].
+    pub fn hold_checks(&self) {
+        *self.0.checks_held.lock().unwrap() = true;
+    }
+
+    /// Lets held and later checks run.
+    pub fn release_checks(&self) {
+        *self.0.checks_held.lock().unwrap() = false;
+        self.0.checks_released.notify_all();
     }
 
     /// Runs `work` on the files on a blocking thread.
@@ -180,9 +196,10 @@ impl PhotoSink for DirSink {
             .await
     }
 
-    async fn finish(&self, spec: &UploadSpec) -> Result<PhotoReport, SinkError> {
+    async fn finish(&self, spec: &UploadSpec, stored: Stored) -> Result<PhotoReport, SinkError> {
         let spec = spec.clone();
-        self.blocking(move |files| files.finish(&spec)).await
+        self.blocking(move |files| files.finish(&spec, stored))
+            .await
     }
 }
 
@@ -267,7 +284,7 @@ impl Files {
         Ok(progress.synced)
     }
 
-    fn finish(&self, spec: &UploadSpec) -> Result<PhotoReport, SinkError> {
+    fn finish(&self, spec: &UploadSpec, stored: Stored) -> Result<PhotoReport, SinkError> {
         let (part, meta) = self.paths(&spec.key);
         let mut file = fs::File::open(&part).map_err(storage)?;
         file.sync_all().map_err(storage)?;
@@ -289,6 +306,9 @@ impl Files {
                 actual,
             });
         }
+        stored.now();
+        let held = self.checks_held.lock().unwrap();
+        drop(self.checks_released.wait_while(held, |held| *held).unwrap());
         let mut magic = [0u8; 2];
         let mut head = fs::File::open(&part).map_err(storage)?;
         let is_jpeg = head.read_exact(&mut magic).is_ok() && magic == [0xff, 0xd8];
