@@ -649,12 +649,13 @@ impl PhotoSink for HubSink {
         // The budget is given back once the check is done with the bytes.
         let (bytes, storing, _budget) = match kept {
             Some((bytes, budget)) if !complete && bytes.len() as u64 == spec.size => {
+                // Every byte sits in the upload's part file: synced, the photo is stored.
+                // The check waits for that, as it would slow the sync down by ms on two
+                // cores; the part becomes a blob while the photo is checked.
+                journal.durable().await.map_err(storage)?;
+                stored.now();
                 let journal = Arc::clone(&journal);
                 let storing = tokio::spawn(async move {
-                    // Every byte sits in the upload's part file: once that is synced the
-                    // photo is stored, before it becomes a blob.
-                    journal.durable().await?;
-                    stored.now();
                     on_store(&journal, move |store| store.complete_upload(&scope, &id))
                         .await
                         .map_err(|error| HubError::Store(StoreError::Io(error.to_string())))?;
@@ -666,10 +667,6 @@ impl PhotoSink for HubSink {
                 (bytes, Some(storing), Some(budget))
             }
             _ => {
-                if complete {
-                    // Finished by an earlier stream: its bytes were durable then.
-                    stored.now();
-                }
                 let bytes = on_store(&journal, move |store| {
                     if complete {
                         return store.blob(&sha256)?.ok_or_else(|| StoreError::Corrupt {
@@ -683,12 +680,13 @@ impl PhotoSink for HubSink {
                 })
                 .await?;
                 journal.wrote();
+                journal.durable().await.map_err(storage)?;
+                stored.now();
                 (bytes, None, None)
             }
         };
         upload.progress().complete = true;
-        // The capture path's commit makes the chunks, the blob and the photo's event
-        // durable together.
+        // The capture path's commit makes the blob and the photo's event durable.
         let submitted = hub
             .submit_photo(
                 &principal,
