@@ -653,7 +653,7 @@ impl PhotoSink for HubSink {
                 // The check waits for that, as it would slow the sync down by ms on two
                 // cores; the part becomes a blob while the photo is checked.
                 journal.durable().await.map_err(storage)?;
-                stored.now();
+                stored.now().await;
                 let journal = Arc::clone(&journal);
                 let storing = tokio::spawn(async move {
                     on_store(&journal, move |store| store.complete_upload(&scope, &id))
@@ -681,7 +681,7 @@ impl PhotoSink for HubSink {
                 .await?;
                 journal.wrote();
                 journal.durable().await.map_err(storage)?;
-                stored.now();
+                stored.now().await;
                 (bytes, None, None)
             }
         };

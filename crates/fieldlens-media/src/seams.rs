@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use bytes::Bytes;
 use fieldlens_proto::v1::{MediaControl, ParticipantRole, PhotoReport};
+use tokio::sync::oneshot;
 
 use crate::proto_core::{ErrorCode, ProtocolError};
 
@@ -174,22 +175,28 @@ impl SinkError {
 }
 
 /// Handed to [`PhotoSink::finish`]: the sink calls [`Stored::now`] once the upload's
-/// bytes are verified and durable, and the endpoint acknowledges the upload then, while
-/// the photo is still being checked. Dropped without a call, the acknowledgement waits
-/// for `finish` to return.
+/// bytes are verified and durable, and the endpoint acknowledges the upload then, before
+/// the photo is checked. Dropped without a call, the acknowledgement waits for `finish`
+/// to return.
 #[derive(Debug)]
-pub struct Stored(tokio::sync::oneshot::Sender<()>);
+pub struct Stored(oneshot::Sender<oneshot::Sender<()>>);
 
 impl Stored {
-    /// A signal and what its call resolves.
-    pub fn new() -> (Stored, tokio::sync::oneshot::Receiver<()>) {
-        let (sender, receiver) = tokio::sync::oneshot::channel();
+    /// A signal, and where the endpoint hears it: with a sender to call once the
+    /// acknowledgement is out.
+    pub fn new() -> (Stored, oneshot::Receiver<oneshot::Sender<()>>) {
+        let (sender, receiver) = oneshot::channel();
         (Stored(sender), receiver)
     }
 
-    /// Every byte is verified against the declared SHA-256 and durable.
-    pub fn now(self) {
-        let _ = self.0.send(());
+    /// Every byte is verified against the declared SHA-256 and durable: returns once the
+    /// endpoint has sent the acknowledgement (or is gone), so that work after it, such as
+    /// the check, does not hold the acknowledgement up.
+    pub async fn now(self) {
+        let (sent, acknowledged) = oneshot::channel();
+        if self.0.send(sent).is_ok() {
+            let _ = acknowledged.await;
+        }
     }
 }
 

@@ -989,9 +989,10 @@ impl Link {
                 complete().await;
                 report
             }
-            Ok(()) = verified => {
-                // Stored and verified: acknowledged while the photo is checked.
+            Ok(acknowledged) = verified => {
+                // Stored and verified: acknowledged before the photo is checked.
                 complete().await;
+                let _ = acknowledged.send(());
                 finishing.await?
             }
         };

@@ -198,8 +198,10 @@ impl PhotoSink for DirSink {
 
     async fn finish(&self, spec: &UploadSpec, stored: Stored) -> Result<PhotoReport, SinkError> {
         let spec = spec.clone();
-        self.blocking(move |files| files.finish(&spec, stored))
-            .await
+        let verified = spec.clone();
+        self.blocking(move |files| files.verify(&verified)).await?;
+        stored.now().await;
+        self.blocking(move |files| files.judge(&spec)).await
     }
 }
 
@@ -284,7 +286,8 @@ impl Files {
         Ok(progress.synced)
     }
 
-    fn finish(&self, spec: &UploadSpec, stored: Stored) -> Result<PhotoReport, SinkError> {
+    /// Syncs a complete upload and checks its hash, discarding it on a mismatch.
+    fn verify(&self, spec: &UploadSpec) -> Result<(), SinkError> {
         let (part, meta) = self.paths(&spec.key);
         let mut file = fs::File::open(&part).map_err(storage)?;
         file.sync_all().map_err(storage)?;
@@ -306,13 +309,18 @@ impl Files {
                 actual,
             });
         }
-        stored.now();
+        Ok(())
+    }
+
+    /// The report for a verified upload: accept a JPEG, retake anything else.
+    fn judge(&self, spec: &UploadSpec) -> Result<PhotoReport, SinkError> {
         let held = self.checks_held.lock().unwrap();
         drop(self.checks_released.wait_while(held, |held| *held).unwrap());
+        let (part, _) = self.paths(&spec.key);
         let mut magic = [0u8; 2];
         let mut head = fs::File::open(&part).map_err(storage)?;
         let is_jpeg = head.read_exact(&mut magic).is_ok() && magic == [0xff, 0xd8];
-        Ok(report_for(is_jpeg, &actual))
+        Ok(report_for(is_jpeg, &spec.sha256))
     }
 }
 
