@@ -12,9 +12,10 @@ no generated code), so it checks the hub's endpoint against a second QUIC and TL
    resume offset, send the bytes in chunks, read acks until complete;
 5. read control messages until the photo's verdict (or an error for it) arrives.
 
-With --stop-after N it sends only the first N bytes, waits for the hub to acknowledge
-some of them as durable, and drops the connection; run it again with the same upload id
-to resume from the hub's durable offset.
+With --from-start the upload is a first attempt: the start says from_start and the bytes
+follow at once, before the resume reply is read. With --stop-after N it sends only the
+first N bytes, waits for the hub to acknowledge some of them as durable, and drops the
+connection; run it again with the same upload id to resume from the hub's durable offset.
 
 Prints one JSON object per line on stdout: {"event": "welcome", ...},
 {"event": "resume", ...}, {"event": "complete", ...}, {"event": "verdict", ...}, or
@@ -24,6 +25,7 @@ certificate is not the pinned one, 1 for anything else.
 
 Usage: peer.py --endpoint HOST:PORT --sha256 HEX --session ID --token TOKEN
                --photo FILE --step STEP [--upload-id ID] [--chunk BYTES] [--stop-after BYTES]
+               [--from-start]
 """
 
 import argparse
@@ -282,12 +284,20 @@ async def upload_photo(peer, args, photo, sha256, max_chunk):
     """Runs one upload stream until the hub says the photo is stored and verified."""
     start = field_bytes(1, args.upload_id) + field_bytes(2, args.step) \
         + field_varint(3, len(photo)) + field_bytes(4, sha256)
+    if args.from_start:
+        start += field_varint(5, 1)
     upload = peer.open_stream(KIND_PHOTO_UPLOAD, field_bytes(1, start))
-    resume = decode(await peer.next_message(upload, args.timeout))
-    if 1 not in resume:
-        raise ValueError("the hub's first upload reply is not a resume")
-    offset = first(decode(first(resume, 1)), 1, 0)
-    emit("resume", durable_offset=offset)
+
+    async def resume_offset():
+        resume = decode(await peer.next_message(upload, args.timeout))
+        if 1 not in resume:
+            raise ValueError("the hub's first upload reply is not a resume")
+        offset = first(decode(first(resume, 1)), 1, 0)
+        emit("resume", durable_offset=offset)
+        return offset
+
+    # A first attempt sends from byte 0 at once; a retry first asks where to go on.
+    offset = 0 if args.from_start else await resume_offset()
     end = len(photo) if args.stop_after is None else min(len(photo), args.stop_after)
     sent = 0
     while offset < end:
@@ -296,6 +306,8 @@ async def upload_photo(peer, args, photo, sha256, max_chunk):
         offset += len(data)
         sent += len(data)
         peer.send(upload, framed(field_bytes(2, chunk)), end=offset == len(photo))
+    if args.from_start:
+        await resume_offset()
     acked = 0
     while True:
         reply = decode(await peer.next_message(upload, args.timeout))
@@ -322,6 +334,8 @@ def main():
     parser.add_argument("--chunk", type=int, default=64 * 1024)
     parser.add_argument("--timeout", type=float, default=20.0)
     parser.add_argument("--stop-after", type=int, default=None)
+    parser.add_argument("--from-start", action="store_true",
+                        help="a first attempt: send from byte 0 without waiting for the resume reply")
     args = parser.parse_args()
     try:
         return asyncio.run(run(args))
