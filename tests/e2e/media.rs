@@ -388,6 +388,14 @@ async fn the_rust_client_relays_frames_gets_verdicts_and_refusals_and_is_closed_
         unreachable!()
     };
     assert_eq!(verdict.report.unwrap().sha256, photo.sha256());
+    // As a first attempt under the same id: every byte travels, none is stored twice.
+    let reused = caller
+        .upload_photo("front-1", "front", &photo)
+        .await
+        .unwrap();
+    assert_eq!(reused.resumed_from, photo.bytes().len() as u64);
+    assert_eq!(reused.bytes_sent, photo.bytes().len() as u64);
+    expect_control(&mut caller, |b| matches!(b, Body::PhotoVerdict(_))).await;
 
     // Another session's token, and a forged one, are refused with the documented codes.
     let mut crossed = client_config(&caller_a);
@@ -419,7 +427,7 @@ async fn the_rust_client_relays_frames_gets_verdicts_and_refusals_and_is_closed_
     let (status, metrics) = http_get(setup.hub.metrics, "/metrics").await.unwrap();
     assert_eq!(status, 200);
     for line in [
-        "fieldlens_media_photos_completed_total 2",
+        "fieldlens_media_photos_completed_total 3",
         "fieldlens_media_connections_rejected_total 2",
     ] {
         assert!(metrics.contains(line), "{line} in:\n{metrics}");

@@ -185,6 +185,16 @@ async fn a_photo_is_stored_verified_and_judged_and_both_sides_hear_the_verdict()
     expect_control(&mut caller, |b| matches!(b, Body::PhotoVerdict(_))).await;
     assert_eq!(hub.sink.appended(&key), 700_000);
 
+    // A first attempt under the same id sends every byte before it hears the hub holds
+    // them all; the hub drops them and answers as for a resume.
+    let reused = within(caller.upload_photo("p-1", "front-left", &bytes))
+        .await
+        .unwrap();
+    assert_eq!((reused.resumed_from, reused.bytes_sent), (700_000, 700_000));
+    expect_control(&mut caller, |b| matches!(b, Body::PhotoVerdict(_))).await;
+    assert_eq!(hub.sink.appended(&key), 700_000);
+    assert_eq!(hub.sink.stored(&key), bytes.bytes().as_ref());
+
     // A photo that is not a JPEG gets a retake from this sink's check.
     let mut not_jpeg = photo_bytes(5_000, 2);
     not_jpeg[0] = 0;
