@@ -216,15 +216,28 @@ struct Rings {
     interior_spread: f64,
     /// Mean luma of the ring just outside the outline.
     outside: f64,
-    /// Mean luma of the darkest of the thin rings just outside the outline (see
-    /// [`BEZEL_RINGS`]).
+    /// Mean luma of the darkest of the rings just outside the outline (see
+    /// [`RING`] and [`THIN_BEZEL_RINGS`]).
     bezel: f64,
 }
 
-/// Widths, as shares of the quadrilateral's size, of the rings searched for a bezel: a thin
-/// bezel (phones, current monitors) is a band of a few pixels, and a wider ring reaches past
-/// it into the lit room.
-const BEZEL_RINGS: [f64; 3] = [0.01, 0.02, 0.04];
+/// Width, as a share of the quadrilateral's size, of the ring just outside it (and of the
+/// band inside it that the interior statistics leave out).
+const RING: f64 = 0.04;
+
+/// Widths, as shares of the quadrilateral's size, of the thinner rings also searched for a
+/// bezel: a thin bezel (phones, current monitors) is a band of a few pixels, and the
+/// [`RING`] alone reaches past it into the lit room.
+const THIN_BEZEL_RINGS: [f64; 2] = [0.01, 0.02];
+
+/// The band `side` pixels wide just outside `mask`.
+fn ring_outside(mask: &Mat, side: i32) -> Result<Mat, QualityError> {
+    let kernel = Mat::ones(side, side, core::CV_8U)?.to_mat()?;
+    let (mut grown, mut ring) = (Mat::default(), Mat::default());
+    imgproc::dilate_def(mask, &mut grown, &kernel)?;
+    core::subtract_def(&grown, mask, &mut ring)?;
+    Ok(ring)
+}
 
 /// Interior and ring statistics of a quadrilateral; `None` when it is too thin to have them.
 fn bezel_contrast(
@@ -235,26 +248,21 @@ fn bezel_contrast(
     let mut mask = Mat::zeros(gray.rows(), gray.cols(), core::CV_8U)?.to_mat()?;
     let polygons = Vector::<Vector<Point>>::from_iter([quad.clone()]);
     imgproc::fill_poly_def(&mut mask, &polygons, Scalar::all(255.0))?;
-    let side = ((0.04 * area.sqrt()).round() as i32).max(3);
+    let side = ((RING * area.sqrt()).round() as i32).max(3);
     let kernel = Mat::ones(side, side, core::CV_8U)?.to_mat()?;
-    let (mut inner, mut outer) = (Mat::default(), Mat::default());
+    let mut inner = Mat::default();
     imgproc::erode_def(&mask, &mut inner, &kernel)?;
-    imgproc::dilate_def(&mask, &mut outer, &kernel)?;
-    let mut ring_out = Mat::default();
-    core::subtract_def(&outer, &mask, &mut ring_out)?;
+    let ring_out = ring_outside(&mask, side)?;
     if core::count_non_zero(&inner)? < 10 || core::count_non_zero(&ring_out)? < 10 {
         return Ok(None);
     }
     let (mut mean, mut spread) = (Scalar::default(), Scalar::default());
     core::mean_std_dev(gray, &mut mean, &mut spread, &inner)?;
     let outside = core::mean(gray, &ring_out)?[0];
+    // The bezel is the darkest of the rings: the wide one above and the thin ones.
     let mut bezel = outside;
-    for width in BEZEL_RINGS {
-        let side = ((width * area.sqrt()).round() as i32).max(2);
-        let kernel = Mat::ones(side, side, core::CV_8U)?.to_mat()?;
-        let (mut grown, mut ring) = (Mat::default(), Mat::default());
-        imgproc::dilate_def(&mask, &mut grown, &kernel)?;
-        core::subtract_def(&grown, &mask, &mut ring)?;
+    for width in THIN_BEZEL_RINGS {
+        let ring = ring_outside(&mask, ((width * area.sqrt()).round() as i32).max(2))?;
         if core::count_non_zero(&ring)? >= 10 {
             bezel = bezel.min(core::mean(gray, &ring)?[0]);
         }
