@@ -89,7 +89,7 @@ impl Files {
         self.blob_path(key).is_some_and(|path| path.exists())
     }
 
-    /// Writes `data` at `offset` of an upload's part file.
+    /// Writes `data` at `offset` of an upload's part file (created by the write at 0).
     pub(crate) fn write_part(
         &self,
         upload_key: &[u8],
@@ -97,7 +97,10 @@ impl Files {
         data: &[u8],
     ) -> Result<(), StoreError> {
         let path = self.part_path(upload_key);
-        let created = !path.exists();
+        // Only a write at 0 can create the file (the store resumes from what it holds), so
+        // later chunks skip the look-up; a file that already existed costs one spare
+        // directory sync.
+        let created = offset == 0;
         let file = OpenOptions::new()
             .create(true)
             .truncate(false)

@@ -11,6 +11,7 @@ use fieldlens_core::{Case, CaseId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// A [`Store`] in one sled database inside the data directory.
 pub struct SledStore {
@@ -202,9 +203,14 @@ fn refused(scope: &str, upload_id: &str, reason: impl Into<String>) -> StoreErro
     }
 }
 
+/// How long opening waits for the database's lock: sled lets it go from a background
+/// thread a moment after its last handle is dropped, and a process that is exiting holds
+/// it until it is gone.
+const LOCK_WAIT: Duration = Duration::from_secs(2);
+
 impl SledStore {
     /// Opens (or creates) the store in `dir/db`. Fails clearly when another
-    /// process has it open or its schema version differs.
+    /// process has it open (after [`LOCK_WAIT`]) or its schema version differs.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| {
             StoreError::Io(format!(
@@ -212,20 +218,24 @@ impl SledStore {
                 dir.display()
             ))
         })?;
-        let db = sled::Config::new()
-            .path(dir.join("db"))
-            .open()
-            .map_err(|error| match error {
-                sled::Error::Io(ref io_error)
+        let waiting_since = Instant::now();
+        let db = loop {
+            match sled::Config::new().path(dir.join("db")).open() {
+                Ok(db) => break db,
+                Err(sled::Error::Io(ref io_error))
                     if io_error.kind() == std::io::ErrorKind::WouldBlock
                         || io_error.to_string().contains("lock") =>
                 {
-                    StoreError::Locked {
-                        path: dir.display().to_string(),
+                    if waiting_since.elapsed() >= LOCK_WAIT {
+                        return Err(StoreError::Locked {
+                            path: dir.display().to_string(),
+                        });
                     }
+                    std::thread::sleep(Duration::from_millis(10));
                 }
-                other => io(other),
-            })?;
+                Err(other) => return Err(io(other)),
+            }
+        };
         // Before any tree is opened, so a directory of another layout is left as it was.
         check_schema(&db)?;
         let tree = |name: &str| db.open_tree(name).map_err(io);
@@ -589,23 +599,22 @@ impl Store for SledStore {
         if record.complete {
             return Ok(Vec::new());
         }
-        match self.files.read_part(&key, record.stored)? {
-            Some(bytes) => Ok(bytes),
-            None if record.stored == 0 => Ok(Vec::new()),
-            // Renamed into its blob just before a crash kept the record from saying so.
-            None if record.stored == record.size => {
-                self.files
-                    .blob(&record.sha256)?
-                    .ok_or_else(|| StoreError::Corrupt {
-                        what: "upload",
-                        detail: format!("{scope}/{upload_id}: its bytes are missing"),
-                    })
-            }
-            None => Err(StoreError::Corrupt {
-                what: "upload",
-                detail: format!("{scope}/{upload_id}: its bytes are missing"),
-            }),
+        if let Some(bytes) = self.files.read_part(&key, record.stored)? {
+            return Ok(bytes);
         }
+        if record.stored == 0 {
+            return Ok(Vec::new());
+        }
+        // Renamed into its blob just before a crash kept the record from saying so.
+        let renamed = if record.stored == record.size {
+            self.files.blob(&record.sha256)?
+        } else {
+            None
+        };
+        renamed.ok_or_else(|| StoreError::Corrupt {
+            what: "upload",
+            detail: format!("{scope}/{upload_id}: its bytes are missing"),
+        })
     }
 
     fn complete_upload(&self, scope: &str, upload_id: &str) -> Result<(), StoreError> {
