@@ -80,7 +80,7 @@ fn quality_error(error: QualityError) -> HubError {
 }
 
 /// A blocking task of the capture path that panicked or was cancelled.
-fn task_failed(error: JoinError) -> HubError {
+pub(crate) fn task_failed(error: JoinError) -> HubError {
     HubError::Store(fieldlens_store::StoreError::Io(error.to_string()))
 }
 

@@ -8,7 +8,7 @@
 
 use crate::app::{Hub, MediaInfo, now_ms};
 use crate::auth::Principal;
-use crate::capture::MAX_PHOTO_BYTES;
+use crate::capture::{MAX_PHOTO_BYTES, task_failed};
 use crate::config::Config;
 use crate::convert;
 use crate::error::HubError;
@@ -656,9 +656,10 @@ impl PhotoSink for HubSink {
                 stored.now().await;
                 let journal = Arc::clone(&journal);
                 let storing = tokio::spawn(async move {
-                    on_store(&journal, move |store| store.complete_upload(&scope, &id))
+                    let store = Arc::clone(&journal);
+                    tokio::task::spawn_blocking(move || store.store().complete_upload(&scope, &id))
                         .await
-                        .map_err(|error| HubError::Store(StoreError::Io(error.to_string())))?;
+                        .map_err(task_failed)??;
                     journal.wrote();
                     // Synced while the photo is checked, the photo's commit has only its
                     // event left to sync.
@@ -679,8 +680,11 @@ impl PhotoSink for HubSink {
                     Ok(bytes)
                 })
                 .await?;
-                journal.wrote();
-                journal.durable().await.map_err(storage)?;
+                // A complete upload was made durable when `begin` found it.
+                if !complete {
+                    journal.wrote();
+                    journal.durable().await.map_err(storage)?;
+                }
                 stored.now().await;
                 (bytes, None, None)
             }
