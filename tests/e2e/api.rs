@@ -1,7 +1,8 @@
 //! The public API as clients meet it: credentials, validation, idempotency, watching, callbacks, offers.
 
 use fieldlens_e2e::{
-    ApiKey, TestHub, case_client, dispatch_client, open_request, tech_client, write_config,
+    ApiKey, TestHub, available_in_london, case_client, dispatch_client, open_request, tech_client,
+    write_config,
 };
 use fieldlens_proto::v1 as pb;
 use tokio_stream::StreamExt;
@@ -233,14 +234,12 @@ async fn idempotent_open_watch_callback_offer_accept_end() {
         .unwrap()
         .into_inner();
     let presence = tech
-        .set_presence(pb::SetPresenceRequest {
-            display_name: "Alice".into(),
-            skills: vec!["appliance.washing_machine".into()],
-            languages: vec!["zh".into()],
-            regions: vec!["uk-london".into()],
-            capacity: 1,
-            available: true,
-        })
+        .set_presence(available_in_london(
+            "Alice",
+            "appliance.washing_machine",
+            "zh",
+            1,
+        ))
         .await
         .unwrap()
         .into_inner();

@@ -4,8 +4,8 @@
 
 use fieldlens_e2e::walk::walk;
 use fieldlens_e2e::{
-    ApiKey, Bearer, TestHub, case_client, dispatch_client, fieldlens_bin, open_request,
-    tech_client, write_config,
+    ApiKey, Bearer, TestHub, available_in_london, case_client, dispatch_client, fieldlens_bin,
+    open_request, tech_client, write_config,
 };
 use fieldlens_proto::v1 as pb;
 use fieldlens_proto::v1::triage_service_client::TriageServiceClient;
@@ -56,14 +56,12 @@ async fn appliance_case_from_opening_to_verified_evidence() {
         .unwrap()
         .into_inner();
     technician
-        .set_presence(pb::SetPresenceRequest {
-            display_name: "Tara".into(),
-            skills: vec!["appliance.washing_machine".into()],
-            languages: vec!["en".into()],
-            regions: vec!["uk-london".into()],
-            capacity: 1,
-            available: true,
-        })
+        .set_presence(available_in_london(
+            "Tara",
+            "appliance.washing_machine",
+            "en",
+            1,
+        ))
         .await
         .unwrap();
     let offer = tokio::time::timeout(std::time::Duration::from_secs(30), offers.next())

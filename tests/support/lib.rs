@@ -297,17 +297,27 @@ pub async fn hub_with_car_technician(dir: &Path, tech_id: &str) -> (TestHub, Cha
     let hub = TestHub::start(&dir.join("data"), Some(&config)).unwrap();
     let channel = hub.channel().await;
     tech_client(&channel, &tech.key)
-        .set_presence(fieldlens_proto::v1::SetPresenceRequest {
-            display_name: tech_id.into(),
-            skills: vec!["car_damage".into()],
-            languages: vec!["en".into()],
-            regions: vec!["uk-london".into()],
-            capacity: 2,
-            available: true,
-        })
+        .set_presence(available_in_london(tech_id, "car_damage", "en", 2))
         .await
         .unwrap();
     (hub, channel, tech)
+}
+
+/// Presence of a technician available in uk-london with one skill and one language.
+pub fn available_in_london(
+    display_name: &str,
+    skill: &str,
+    language: &str,
+    capacity: u32,
+) -> fieldlens_proto::v1::SetPresenceRequest {
+    fieldlens_proto::v1::SetPresenceRequest {
+        display_name: display_name.into(),
+        skills: vec![skill.into()],
+        languages: vec![language.into()],
+        regions: vec!["uk-london".into()],
+        capacity,
+        available: true,
+    }
 }
 
 /// A valid OpenCase request for an appliance or car case.

@@ -264,18 +264,28 @@ fn part_file(dir: &std::path::Path) -> std::path::PathBuf {
     parts.into_iter().next().unwrap()
 }
 
+/// Leaves a closed store in `dir` whose upload s-1/u-1 (`size` bytes of SHA-256 `sha`
+/// declared) holds `bytes`, synced; returns the upload's part file.
+fn closed_with_upload(
+    dir: &std::path::Path,
+    size: u64,
+    sha: &str,
+    bytes: &[u8],
+) -> std::path::PathBuf {
+    let store = SledStore::open(dir).unwrap();
+    store.begin_upload("s-1", "u-1", size, sha).unwrap();
+    store.append_upload("s-1", "u-1", 0, bytes).unwrap();
+    store.sync().unwrap();
+    drop(store);
+    part_file(dir)
+}
+
 #[test]
 fn an_upload_resumes_from_what_its_file_holds_after_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let sha = "ab".repeat(32);
-    {
-        let store = SledStore::open(dir.path()).unwrap();
-        store.begin_upload("s-1", "u-1", 10, &sha).unwrap();
-        store.append_upload("s-1", "u-1", 0, b"012345").unwrap();
-        store.sync().unwrap();
-    }
+    let part = closed_with_upload(dir.path(), 10, &sha, b"012345");
     // A record made durable beside a write whose bytes a power cut then lost.
-    let part = part_file(dir.path());
     std::fs::OpenOptions::new()
         .write(true)
         .open(&part)
@@ -303,14 +313,8 @@ fn an_upload_resumes_from_what_its_file_holds_after_a_crash() {
 fn an_upload_renamed_into_its_blob_before_a_crash_completes_from_the_blob() {
     let dir = tempfile::tempdir().unwrap();
     let sha = "cd".repeat(32);
-    {
-        let store = SledStore::open(dir.path()).unwrap();
-        store.begin_upload("s-1", "u-1", 4, &sha).unwrap();
-        store.append_upload("s-1", "u-1", 0, b"done").unwrap();
-        store.sync().unwrap();
-    }
+    let part = closed_with_upload(dir.path(), 4, &sha, b"done");
     // Completion renames the file, then records it; the crash fell between the two.
-    let part = part_file(dir.path());
     std::fs::rename(&part, dir.path().join("files").join(format!("b-{sha}"))).unwrap();
     // And a blob write the crash cut short is gone at the next start.
     let torn = dir.path().join("files").join(format!("t-{sha}-0"));

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use fieldlens_media::{
-    ClientError, ErrorCode, FrameCounter, LeaveReason, MediaClient, MediaEvent, Photo, Role,
+    Attempt, ClientError, ErrorCode, FrameCounter, LeaveReason, MediaClient, MediaEvent, Photo,
+    Role,
 };
 use fieldlens_proto::v1::media_control::Body;
 use fieldlens_proto::v1::{
@@ -177,22 +178,18 @@ async fn a_photo_is_stored_verified_and_judged_and_both_sides_hear_the_verdict()
     hub.expect_event(|e| matches!(e, MediaEvent::PhotoChecked { .. }))
         .await;
 
-    // Uploading it again sends nothing and gets the verdict again.
-    let again = within(caller.resume_upload("p-1", "front-left", &bytes))
-        .await
-        .unwrap();
-    assert_eq!((again.resumed_from, again.bytes_sent), (700_000, 0));
-    expect_control(&mut caller, |b| matches!(b, Body::PhotoVerdict(_))).await;
-    assert_eq!(hub.sink.appended(&key), 700_000);
-
-    // A first attempt under the same id sends every byte before it hears the hub holds
-    // them all; the hub drops them and answers as for a resume.
-    let reused = within(caller.upload_photo("p-1", "front-left", &bytes))
-        .await
-        .unwrap();
-    assert_eq!((reused.resumed_from, reused.bytes_sent), (700_000, 700_000));
-    expect_control(&mut caller, |b| matches!(b, Body::PhotoVerdict(_))).await;
-    assert_eq!(hub.sink.appended(&key), 700_000);
+    // Uploading it again gets the verdict again and stores nothing twice: a retry sends
+    // nothing; a first attempt under the same id sends every byte before it hears the hub
+    // holds them all, and the hub drops them.
+    for (attempt, sent) in [(Attempt::Retry, 0), (Attempt::First, 700_000)] {
+        let again =
+            within(caller.upload_photo_in_chunks("p-1", "front-left", &bytes, attempt, usize::MAX))
+                .await
+                .unwrap();
+        assert_eq!((again.resumed_from, again.bytes_sent), (700_000, sent));
+        expect_control(&mut caller, |b| matches!(b, Body::PhotoVerdict(_))).await;
+        assert_eq!(hub.sink.appended(&key), 700_000);
+    }
     assert_eq!(hub.sink.stored(&key), bytes.bytes().as_ref());
 
     // A photo that is not a JPEG gets a retake from this sink's check.
