@@ -381,7 +381,7 @@ impl Hub {
         let journal = self.journal();
         let sha = sha256.clone();
         let put_blob = storing.is_none();
-        let checked = tokio::task::spawn_blocking(move || -> Result<PhotoReport, HubError> {
+        let checked = crate::bulk::spawn(move || -> Result<PhotoReport, HubError> {
             let started = Instant::now();
             let header = fieldlens_quality::decode::read_header(&bytes, &CheckProfile::default())
                 .map_err(quality_error)?;

@@ -97,7 +97,7 @@ impl Journal {
             return;
         }
         let store = Arc::clone(&self.store);
-        let result = tokio::task::spawn_blocking(move || store.sync())
+        let result = crate::bulk::spawn(move || store.sync())
             .await
             .map_err(|e| e.to_string())
             .and_then(|r| r.map_err(|e| e.to_string()));

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod bulk;
 pub mod capture;
 pub mod config;
 pub mod convert;

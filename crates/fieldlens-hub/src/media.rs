@@ -449,7 +449,7 @@ async fn on_store<T: Send + 'static>(
     work: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, SinkError> {
     let journal = Arc::clone(journal);
-    tokio::task::spawn_blocking(move || work(journal.store()))
+    crate::bulk::spawn(move || work(journal.store()))
         .await
         .map_err(storage)?
         .map_err(storage)
@@ -657,7 +657,7 @@ impl PhotoSink for HubSink {
                 let journal = Arc::clone(&journal);
                 let storing = tokio::spawn(async move {
                     let store = Arc::clone(&journal);
-                    tokio::task::spawn_blocking(move || store.store().complete_upload(&scope, &id))
+                    crate::bulk::spawn(move || store.store().complete_upload(&scope, &id))
                         .await
                         .map_err(task_failed)??;
                     journal.wrote();
