@@ -1,7 +1,8 @@
 //! The QUIC media link through the real binary: an independent aioquic peer uploads a photo
 //! and reads its verdict; the Rust client relays live frames, gets a verdict, has a refused
 //! photo explained, is refused with another session's token and closed when the session
-//! ends; `fieldlens caller` and `fieldlens tech live` run a case from the command line.
+//! ends; `fieldlens caller` and `fieldlens tech live` run a case from the command line, and the
+//! caller rejoins its session after the hub is killed and restarted.
 
 use fieldlens_e2e::photos::{self, Region};
 use fieldlens_e2e::{
@@ -16,6 +17,7 @@ use fieldlens_proto::v1::guide_service_client::GuideServiceClient;
 use fieldlens_proto::v1::media_control::Body;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::Duration;
 use tonic::transport::Channel;
 
@@ -568,4 +570,106 @@ async fn the_cli_caller_and_technician_run_a_case_over_the_link() {
         "{context}"
     );
     assert!(event(&tech_events, "verdict").is_some(), "{context}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_caller_rejoins_after_the_hub_is_killed_and_still_gets_every_verdict() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let mut setup = Setup::start().await;
+    let (case_id, token) = setup.open("media-cli-rejoin").await;
+    setup.pair(&case_id, &token).await;
+    let frames = setup.dir.path().join("frames");
+    std::fs::create_dir(&frames).unwrap();
+    for i in 0..10u8 {
+        std::fs::write(frames.join(format!("frame-{i:02}.jpg")), vec![i; 3_000]).unwrap();
+    }
+    let mut photo_args = Vec::new();
+    for (seed, step) in [(11, "front"), (12, "front_left")] {
+        let path = setup.dir.path().join(format!("{step}.jpg"));
+        std::fs::write(&path, setup.photo_for(step, seed).await).unwrap();
+        photo_args.push(format!("{step}={}", path.display()));
+    }
+    let mut caller = tokio::process::Command::new(fieldlens_e2e::fieldlens_bin());
+    caller
+        .args(["caller", &case_id, "--frames", frames.to_str().unwrap()])
+        .args(["--fps", "20", "--loop", "--seconds", "12"])
+        .args(["--photo", &photo_args[0], "--photo", &photo_args[1]])
+        .args(["--link-timeout", "1", "--reconnect", "30"])
+        .args(["--server", &setup.hub.url(), "--json"])
+        .env("FIELDLENS_CALLER_TOKEN", &token)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut caller = caller.spawn().unwrap();
+    let mut lines = BufReader::new(caller.stdout.take().unwrap()).lines();
+    let mut events: Vec<Value> = Vec::new();
+    let mut next_event = async || {
+        let line = lines.next_line().await.unwrap()?;
+        Some(serde_json::from_str::<Value>(&line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+    };
+
+    // As soon as the caller has joined, the hub dies, with its uploads wherever they are.
+    within(async {
+        while let Some(event) = next_event().await {
+            let joined = event["event"] == "connected";
+            events.push(event);
+            if joined {
+                return;
+            }
+        }
+        panic!("the caller ended before joining: {events:?}");
+    })
+    .await;
+    let (grpc, media) = (setup.hub.grpc, setup.hub.media.unwrap());
+    setup.hub.kill();
+    // Long enough for the caller to notice (its link timeout is 1 s) while the hub is away.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    setup.hub = TestHub::start_with_args(
+        &setup.dir.path().join("data"),
+        Some(&setup.dir.path().join("hub.toml")),
+        &[
+            "--listen",
+            &grpc.to_string(),
+            "--media-listen",
+            &media.to_string(),
+        ],
+    )
+    .unwrap();
+
+    let finished = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(event) = next_event().await {
+            events.push(event);
+        }
+        caller.wait_with_output().await.unwrap()
+    })
+    .await
+    .expect("the caller finishes within 60 s");
+    let context = format!(
+        "caller: {events:?}\n{}",
+        String::from_utf8_lossy(&finished.stderr)
+    );
+    assert!(finished.status.success(), "{context}");
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    let lost = kinds
+        .iter()
+        .position(|k| *k == "link_lost")
+        .expect(&context);
+    assert!(
+        kinds[lost..].contains(&"connected"),
+        "the caller joined again after losing the link: {context}"
+    );
+    for step in ["front", "front_left"] {
+        assert!(
+            events
+                .iter()
+                .any(|e| e["event"] == "verdict" && e["step_id"] == step),
+            "a verdict for {step}: {context}"
+        );
+    }
+    let done = event(&events, "done").expect(&context);
+    assert_eq!(done["photos_without_verdict"], 0, "{context}");
+    assert!(done["rejoined"].as_u64().unwrap() >= 1, "{context}");
+    // Frames went on after the rejoin: 12 s at 20 frames/s, less the time away.
+    assert!(done["frames_sent"].as_u64().unwrap() > 100, "{context}");
 }

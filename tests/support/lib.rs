@@ -121,7 +121,7 @@ impl TestHub {
         Self::start_with_args(data_dir, config, &[])
     }
 
-    /// As [`TestHub::start`], with extra arguments.
+    /// As [`TestHub::start`], with extra arguments (`--listen ADDR` replaces the free port).
     pub fn start_with_args(
         data_dir: &Path,
         config: Option<&Path>,
@@ -130,8 +130,13 @@ impl TestHub {
         let stderr_path = data_dir.with_extension(format!("stderr-{}.log", rand::random::<u32>()));
         let stderr = std::fs::File::create(&stderr_path)?;
         let mut command = Command::new(fieldlens_bin());
+        command.arg("serve");
+        // A restart on the same ports passes its own `--listen`.
+        if !extra.contains(&"--listen") {
+            command.args(["--listen", "127.0.0.1:0"]);
+        }
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--log", "info"])
+            .args(["--log", "info"])
             .arg("--data-dir")
             .arg(data_dir)
             .arg("--guides-dir")

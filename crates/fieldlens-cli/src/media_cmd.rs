@@ -10,7 +10,7 @@ use crate::output;
 use crate::tech_cmd::TechAuth;
 use anyhow::{Context, bail};
 use clap::Args;
-use fieldlens_media::{ClientConfig, ClientError, FrameCounter, MediaClient, Photo};
+use fieldlens_media::{ClientConfig, ClientError, ErrorCode, FrameCounter, MediaClient, Photo};
 use fieldlens_proto::v1 as pb;
 use fieldlens_proto::v1::capture_service_client::CaptureServiceClient;
 use fieldlens_proto::v1::media_control::Body;
@@ -60,8 +60,25 @@ pub struct CallerArgs {
     /// Seconds to wait for a technician to take the case.
     #[arg(long, default_value_t = 600)]
     wait: u64,
+    /// After the link drops (the hub restarted, the network went away), keep trying to rejoin
+    /// the session for this many seconds, then resume the upload that was cut off and ask
+    /// again for verdicts not yet heard (0: stop at once).
+    #[arg(long, default_value_t = 60)]
+    reconnect: u64,
+    /// Seconds without hearing from the hub before the link counts as dropped.
+    #[arg(long, default_value_t = 30.0, value_parser = parse_link_timeout)]
+    link_timeout: f64,
     #[command(flatten)]
     connection: Connection,
+}
+
+fn parse_link_timeout(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if (0.5..=600.0).contains(&seconds) => Ok(seconds),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds from 0.5 to 600"
+        )),
+    }
 }
 
 /// Options of `fieldlens tech live`.
@@ -179,8 +196,12 @@ fn read_frames(dir: &Path) -> anyhow::Result<Vec<Vec<u8>>> {
         .collect()
 }
 
-/// Connects to the media endpoint a session names.
-async fn connect(session: &pb::Session) -> anyhow::Result<MediaClient> {
+/// Connects to the media endpoint a session names; `idle_timeout`, when given, is how long
+/// the link may stay silent before it counts as dropped.
+async fn connect(
+    session: &pb::Session,
+    idle_timeout: Option<Duration>,
+) -> anyhow::Result<MediaClient> {
     if session.media_endpoint.is_empty() {
         bail!(
             "the hub runs no media endpoint for session {}",
@@ -204,6 +225,10 @@ async fn connect(session: &pb::Session) -> anyhow::Result<MediaClient> {
         session.server_name.clone()
     };
     config.client_name = concat!("fieldlens-cli/", env!("CARGO_PKG_VERSION")).into();
+    if let Some(idle_timeout) = idle_timeout {
+        config.idle_timeout = idle_timeout;
+        config.keep_alive = config.keep_alive.min(idle_timeout / 3);
+    }
     MediaClient::connect(&config).await.with_context(|| {
         format!(
             "cannot join media session {} at {}",
@@ -420,18 +445,111 @@ async fn wait_for_session(args: &CallerArgs) -> anyhow::Result<pb::Session> {
     }
 }
 
+/// A photo the caller sends for a step, and whether the hub may hold part of it already.
+#[derive(Clone)]
+struct PendingPhoto {
+    upload_id: String,
+    step: String,
+    photo: Photo,
+    /// A retry: an earlier connection may have stored part of it, or its verdict was lost.
+    retry: bool,
+}
+
+/// Whether `error` means the link itself went away (the hub restarted or the network
+/// dropped), so rejoining the session may carry on; a refusal does not.
+fn link_lost(error: &ClientError) -> bool {
+    match error {
+        ClientError::Connection(_) | ClientError::Stream(_) | ClientError::Timeout(_) => true,
+        ClientError::Closed(closed) => {
+            matches!(closed.code, ErrorCode::ShuttingDown | ErrorCode::Internal)
+        }
+        _ => false,
+    }
+}
+
+/// The case's session as the hub states it now: `None` once it has ended.
+async fn current_session(args: &CallerArgs) -> anyhow::Result<Option<pb::Session>> {
+    let case = client::cases(&args.connection.server, Some(&args.token))
+        .await?
+        .get_case(pb::GetCaseRequest {
+            case_id: args.case_id.clone(),
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    Ok(case.session)
+}
+
+/// Rejoins the case's media session after the link dropped with `cause`: asks the hub for
+/// the session again (its token may have been renewed) and connects, retrying with a
+/// growing pause until `args.reconnect` seconds have passed. Fails at once if the session
+/// has ended.
+async fn rejoin(args: &CallerArgs, cause: &ClientError) -> anyhow::Result<MediaClient> {
+    emit(
+        args.connection.json,
+        "link_lost",
+        json!({"error": cause.to_string(), "reconnect_s": args.reconnect}),
+        || {
+            format!(
+                "the media link dropped ({cause}); rejoining for up to {} s",
+                args.reconnect
+            )
+        },
+    );
+    if args.reconnect == 0 {
+        bail!("the media link dropped: {cause}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(args.reconnect);
+    let link_timeout = Duration::from_secs_f64(args.link_timeout);
+    let mut pause = Duration::from_millis(200);
+    loop {
+        let attempt = match current_session(args).await {
+            Ok(Some(session)) => connect(&session, Some(link_timeout))
+                .await
+                .map(|client| (client, session)),
+            Ok(None) => bail!(
+                "the media link dropped ({cause}) and case {}'s session has ended",
+                args.case_id
+            ),
+            Err(error) => Err(error),
+        };
+        match attempt {
+            Ok((client, session)) => {
+                print_connected(args.connection.json, &client, &session);
+                return Ok(client);
+            }
+            Err(error) if Instant::now() + pause < deadline => {
+                tracing::debug!(error = format!("{error:#}"), "rejoining the session");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            Err(error) => {
+                return Err(error.context(format!(
+                    "the media link dropped ({cause}) and could not be rejoined within {} s",
+                    args.reconnect
+                )));
+            }
+        }
+    }
+}
+
 /// Runs `fieldlens caller`.
 pub async fn run_caller(args: CallerArgs) -> anyhow::Result<()> {
     let json_mode = args.connection.json;
     let frames = args.frames.as_deref().map(read_frames).transpose()?;
-    let mut photos = Vec::with_capacity(args.photos.len());
+    let mut queue = std::collections::VecDeque::with_capacity(args.photos.len());
     for (step, path) in &args.photos {
         let photo = Photo::new(read_limited(path, MAX_PHOTO_FILE_BYTES, "photo")?.into());
         let step_part: String = step.chars().take(40).collect();
         let upload_id = format!("{step_part}-{}", &photo.sha256()[..16]);
-        photos.push((upload_id, step.clone(), photo));
+        queue.push_back(PendingPhoto {
+            upload_id,
+            step: step.clone(),
+            photo,
+            retry: false,
+        });
     }
-    if !photos.is_empty() {
+    if !queue.is_empty() {
         let channel = client::channel(&args.connection.server).await?;
         capture_client(channel, &args.token)?
             .start_capture(pb::StartCaptureRequest {
@@ -441,7 +559,8 @@ pub async fn run_caller(args: CallerArgs) -> anyhow::Result<()> {
             .map_err(status_error)?;
     }
     let session = wait_for_session(&args).await?;
-    let mut client = connect(&session).await?;
+    let link_timeout = Duration::from_secs_f64(args.link_timeout);
+    let mut client = connect(&session, Some(link_timeout)).await?;
     print_connected(json_mode, &client, &session);
 
     let started = Instant::now();
@@ -452,7 +571,7 @@ pub async fn run_caller(args: CallerArgs) -> anyhow::Result<()> {
     let mut frames_sent = 0usize;
     let frame_count = frames.as_ref().map_or(0, Vec::len);
     let frames_done = |sent: usize| frame_count == 0 || (!args.r#loop && sent >= frame_count);
-    let mut send_frame = |client: &MediaClient, sent: &mut usize| -> anyhow::Result<()> {
+    let mut send_frame = |client: &MediaClient, sent: &mut usize| -> Result<(), ClientError> {
         if let Some(frames) = &frames
             && (args.r#loop || *sent < frames.len())
         {
@@ -462,26 +581,42 @@ pub async fn run_caller(args: CallerArgs) -> anyhow::Result<()> {
         }
         Ok(())
     };
-    let mut awaiting: Vec<String> = Vec::new();
+    // Uploaded (or refused) photos whose verdict (or reason) has not arrived yet.
+    let mut awaiting: Vec<PendingPhoto> = Vec::new();
     let mut failed = 0usize;
-    let mut pending = photos.into_iter();
+    let mut rejoins = 0usize;
     let past_deadline = || deadline.is_some_and(|d| Instant::now() >= d);
 
     // Uploads run one at a time while frames keep flowing; events wait in the client's
-    // queue meanwhile and are read between uploads.
+    // queue meanwhile and are read between uploads. A dropped link is rejoined: the photo
+    // cut off resumes where the hub's durable bytes end, and photos still waiting for a
+    // verdict are asked again (an upload the hub holds whole sends nothing and is judged
+    // again), since a verdict sent on the dropped connection may be lost.
     loop {
         if past_deadline() {
             break;
         }
-        if let Some((upload_id, step, photo)) = pending.next() {
-            let upload = client.upload_photo(&upload_id, &step, &photo);
-            tokio::pin!(upload);
-            let result = loop {
-                tokio::select! {
-                    result = &mut upload => break result,
-                    _ = ticker.tick() => send_frame(&client, &mut frames_sent)?,
+        let lost = if let Some(pending) = queue.pop_front() {
+            let result = {
+                let (id, step, photo) = (&pending.upload_id, &pending.step, &pending.photo);
+                let upload = async {
+                    if pending.retry {
+                        client.resume_upload(id, step, photo).await
+                    } else {
+                        client.upload_photo(id, step, photo).await
+                    }
+                };
+                tokio::pin!(upload);
+                loop {
+                    tokio::select! {
+                        result = &mut upload => break result,
+                        _ = ticker.tick() => if let Err(error) = send_frame(&client, &mut frames_sent) {
+                            break Err(error);
+                        },
+                    }
                 }
             };
+            let step = &pending.step;
             match result {
                 Ok(receipt) => {
                     emit(
@@ -496,28 +631,58 @@ pub async fn run_caller(args: CallerArgs) -> anyhow::Result<()> {
                             )
                         },
                     );
-                    awaiting.push(receipt.upload_id);
+                    awaiting.push(pending);
+                    None
                 }
-                Err(ClientError::Refused { upload_id }) => awaiting.push(upload_id),
-                Err(error) => return Err(error).context(format!("uploading {upload_id}")),
+                Err(ClientError::Refused { .. }) => {
+                    awaiting.push(pending);
+                    None
+                }
+                Err(error) if link_lost(&error) => {
+                    queue.push_front(pending);
+                    Some(error)
+                }
+                Err(error) => {
+                    return Err(error).context(format!("uploading {}", pending.upload_id));
+                }
             }
-            continue;
-        }
-        if awaiting.is_empty() && frames_done(frames_sent) && deadline.is_none() {
-            break;
-        }
-        tokio::select! {
-            event = client.next_event() => {
-                let event = event.context("the media link ended")?;
-                if let Some(upload_id) = print_event(json_mode, &event) {
-                    if matches!(event, Body::Error(_)) {
-                        failed += 1;
+        } else {
+            if awaiting.is_empty() && frames_done(frames_sent) && deadline.is_none() {
+                break;
+            }
+            tokio::select! {
+                event = client.next_event() => match event {
+                    Ok(event) => {
+                        if let Some(upload_id) = print_event(json_mode, &event) {
+                            if matches!(event, Body::Error(_)) {
+                                failed += 1;
+                            }
+                            awaiting.retain(|p| p.upload_id != upload_id);
+                        }
+                        None
                     }
-                    awaiting.retain(|id| *id != upload_id);
-                }
+                    Err(error) if link_lost(&error) => Some(error),
+                    Err(error) => return Err(error).context("the media link ended"),
+                },
+                _ = ticker.tick() => match send_frame(&client, &mut frames_sent) {
+                    Ok(()) => None,
+                    Err(error) if link_lost(&error) => Some(error),
+                    Err(error) => return Err(error).context("sending a frame"),
+                },
+                _ = tokio::signal::ctrl_c() => break,
             }
-            _ = ticker.tick() => send_frame(&client, &mut frames_sent)?,
-            _ = tokio::signal::ctrl_c() => break,
+        };
+        if let Some(cause) = lost {
+            client = rejoin(&args, &cause).await?;
+            rejoins += 1;
+            for mut pending in awaiting
+                .drain(..)
+                .chain(queue.drain(..))
+                .collect::<Vec<_>>()
+            {
+                pending.retry = true;
+                queue.push_back(pending);
+            }
         }
     }
     let uplink = client.uplink_stats();
@@ -525,19 +690,20 @@ pub async fn run_caller(args: CallerArgs) -> anyhow::Result<()> {
         json_mode,
         "done",
         json!({"frames_sent": frames_sent, "frames_dropped": uplink.dropped_congestion + uplink.dropped_stale,
-               "photos_without_verdict": awaiting.len(), "photos_refused": failed}),
+               "photos_without_verdict": awaiting.len() + queue.len(), "photos_refused": failed,
+               "rejoined": rejoins}),
         || {
             format!(
-                "done: {frames_sent} frames sent, {} photos without a verdict, {failed} refused",
-                awaiting.len()
+                "done: {frames_sent} frames sent, {} photos without a verdict, {failed} refused, link rejoined {rejoins} times",
+                awaiting.len() + queue.len()
             )
         },
     );
     let _ = client.bye("caller done").await;
-    if !awaiting.is_empty() || failed > 0 {
+    if !awaiting.is_empty() || !queue.is_empty() || failed > 0 {
         bail!(
             "{} photos got no verdict, {failed} were refused",
-            awaiting.len()
+            awaiting.len() + queue.len()
         );
     }
     Ok(())
@@ -709,7 +875,7 @@ async fn ask_caller(
 pub async fn run_tech_live(args: TechLiveArgs) -> anyhow::Result<()> {
     let json_mode = args.auth.connection.json;
     let session = take_case(&args).await?;
-    let mut client = connect(&session).await?;
+    let mut client = connect(&session, None).await?;
     print_connected(json_mode, &client, &session);
 
     // Steps and photo requests go out once the caller is there to see them.
