@@ -51,6 +51,7 @@ fn build() -> Option<Runtime> {
 }
 
 /// Lowers the calling thread's CPU priority by `nice` (on Linux the nice value is a thread's).
+#[cfg(target_os = "linux")]
 fn lower_thread_priority(nice: i32) -> std::io::Result<()> {
     let thread = rustix::thread::gettid();
     let current = rustix::process::getpriority_process(Some(thread))?;
@@ -58,7 +59,16 @@ fn lower_thread_priority(nice: i32) -> std::io::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
+/// Elsewhere a nice value is the whole process's: bulk threads keep the normal priority.
+#[cfg(not(target_os = "linux"))]
+fn lower_thread_priority(_nice: i32) -> std::io::Result<()> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "only Linux gives each thread its own nice value",
+    ))
+}
+
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 
