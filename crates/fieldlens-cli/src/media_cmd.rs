@@ -446,7 +446,6 @@ async fn wait_for_session(args: &CallerArgs) -> anyhow::Result<pb::Session> {
 }
 
 /// A photo the caller sends for a step, and whether the hub may hold part of it already.
-#[derive(Clone)]
 struct PendingPhoto {
     upload_id: String,
     step: String,
@@ -639,7 +638,10 @@ pub async fn run_caller(args: CallerArgs) -> anyhow::Result<()> {
                     None
                 }
                 Err(error) if link_lost(&error) => {
-                    queue.push_front(pending);
+                    queue.push_front(PendingPhoto {
+                        retry: true,
+                        ..pending
+                    });
                     Some(error)
                 }
                 Err(error) => {
@@ -675,14 +677,10 @@ pub async fn run_caller(args: CallerArgs) -> anyhow::Result<()> {
         if let Some(cause) = lost {
             client = rejoin(&args, &cause).await?;
             rejoins += 1;
-            for mut pending in awaiting
-                .drain(..)
-                .chain(queue.drain(..))
-                .collect::<Vec<_>>()
-            {
-                pending.retry = true;
-                queue.push_back(pending);
-            }
+            queue.extend(awaiting.drain(..).map(|pending| PendingPhoto {
+                retry: true,
+                ..pending
+            }));
         }
     }
     let uplink = client.uplink_stats();
