@@ -2,7 +2,7 @@
 //! and reads its verdict; the Rust client relays live frames, gets a verdict, has a refused
 //! photo explained, is refused with another session's token and closed when the session
 //! ends; `fieldlens caller` and `fieldlens tech live` run a case from the command line, and the
-//! caller rejoins its session after the hub is killed and restarted.
+//! caller and the technician rejoin their session after the hub is killed and restarted.
 
 use fieldlens_e2e::photos::{self, Region};
 use fieldlens_e2e::{
@@ -572,10 +572,56 @@ async fn the_cli_caller_and_technician_run_a_case_over_the_link() {
     assert!(event(&tech_events, "verdict").is_some(), "{context}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_cli_caller_rejoins_after_the_hub_is_killed_and_still_gets_every_verdict() {
-    use tokio::io::{AsyncBufReadExt, BufReader};
+/// JSON lines of a running CLI command, read as they come.
+struct CliEvents {
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    seen: Vec<Value>,
+}
 
+impl CliEvents {
+    fn of(child: &mut tokio::process::Child) -> CliEvents {
+        use tokio::io::AsyncBufReadExt;
+        let stdout = child.stdout.take().expect("stdout piped");
+        CliEvents {
+            lines: tokio::io::BufReader::new(stdout).lines(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads the next event, keeping it; `None` once the output has ended.
+    async fn next(&mut self) -> Option<&Value> {
+        let line = self.lines.next_line().await.unwrap()?;
+        let event = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        self.seen.push(event);
+        self.seen.last()
+    }
+
+    /// Reads up to and including the next event named `name`; false if output ended first.
+    async fn until(&mut self, name: &str) -> bool {
+        while let Some(event) = self.next().await {
+            if event["event"] == name {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Reads the rest of the output.
+    async fn read_rest(&mut self) {
+        while self.next().await.is_some() {}
+    }
+
+    /// The names of the events seen, in order.
+    fn names(&self) -> Vec<&str> {
+        self.seen
+            .iter()
+            .filter_map(|e| e["event"].as_str())
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_caller_and_technician_rejoin_after_the_hub_is_killed() {
     let mut setup = Setup::start().await;
     let (case_id, token) = setup.open("media-cli-rejoin").await;
     setup.pair(&case_id, &token).await;
@@ -590,40 +636,36 @@ async fn the_cli_caller_rejoins_after_the_hub_is_killed_and_still_gets_every_ver
         std::fs::write(&path, setup.photo_for(step, seed).await).unwrap();
         photo_args.push(format!("{step}={}", path.display()));
     }
-    let mut caller = tokio::process::Command::new(fieldlens_e2e::fieldlens_bin());
-    caller
-        .args(["caller", &case_id, "--frames", frames.to_str().unwrap()])
+    let cli = |args: &[&str]| {
+        let mut command = tokio::process::Command::new(fieldlens_e2e::fieldlens_bin());
+        command
+            .args(args)
+            .args(["--link-timeout", "1", "--reconnect", "30"])
+            .args(["--server", &setup.hub.url(), "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        command
+    };
+    let mut technician = cli(&["tech", "live", "--case-id", &case_id, "--seconds", "16"])
+        .env("FIELDLENS_API_KEY", &setup.tech.key)
+        .spawn()
+        .unwrap();
+    let mut tech_events = CliEvents::of(&mut technician);
+    assert!(within(tech_events.until("connected")).await);
+    let mut caller = cli(&["caller", &case_id, "--frames", frames.to_str().unwrap()])
         .args(["--fps", "20", "--loop", "--seconds", "12"])
         .args(["--photo", &photo_args[0], "--photo", &photo_args[1]])
-        .args(["--link-timeout", "1", "--reconnect", "30"])
-        .args(["--server", &setup.hub.url(), "--json"])
         .env("FIELDLENS_CALLER_TOKEN", &token)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut caller = caller.spawn().unwrap();
-    let mut lines = BufReader::new(caller.stdout.take().unwrap()).lines();
-    let mut events: Vec<Value> = Vec::new();
-    let mut next_event = async || {
-        let line = lines.next_line().await.unwrap()?;
-        Some(serde_json::from_str::<Value>(&line).unwrap_or_else(|_| panic!("not JSON: {line}")))
-    };
+        .spawn()
+        .unwrap();
+    let mut caller_events = CliEvents::of(&mut caller);
 
     // As soon as the caller has joined, the hub dies, with its uploads wherever they are.
-    within(async {
-        while let Some(event) = next_event().await {
-            let joined = event["event"] == "connected";
-            events.push(event);
-            if joined {
-                return;
-            }
-        }
-        panic!("the caller ended before joining: {events:?}");
-    })
-    .await;
+    assert!(within(caller_events.until("connected")).await);
     let (grpc, media) = (setup.hub.grpc, setup.hub.media.unwrap());
     setup.hub.kill();
-    // Long enough for the caller to notice (its link timeout is 1 s) while the hub is away.
+    // Long enough for both to notice (their link timeout is 1 s) while the hub is away.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     setup.hub = TestHub::start_with_args(
         &setup.dir.path().join("data"),
@@ -637,28 +679,39 @@ async fn the_cli_caller_rejoins_after_the_hub_is_killed_and_still_gets_every_ver
     )
     .unwrap();
 
-    let finished = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(event) = next_event().await {
-            events.push(event);
-        }
-        caller.wait_with_output().await.unwrap()
+    let (caller, technician) = tokio::time::timeout(Duration::from_secs(60), async {
+        caller_events.read_rest().await;
+        tech_events.read_rest().await;
+        (
+            caller.wait_with_output().await.unwrap(),
+            technician.wait_with_output().await.unwrap(),
+        )
     })
     .await
-    .expect("the caller finishes within 60 s");
+    .expect("both commands finish within 60 s");
     let context = format!(
-        "caller: {events:?}\n{}",
-        String::from_utf8_lossy(&finished.stderr)
+        "caller: {:?}\n{}\ntechnician: {:?}\n{}",
+        caller_events.seen,
+        String::from_utf8_lossy(&caller.stderr),
+        tech_events.seen,
+        String::from_utf8_lossy(&technician.stderr)
     );
-    assert!(finished.status.success(), "{context}");
-    let kinds: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
-    let lost = kinds
-        .iter()
-        .position(|k| *k == "link_lost")
-        .expect(&context);
     assert!(
-        kinds[lost..].contains(&"connected"),
-        "the caller joined again after losing the link: {context}"
+        caller.status.success() && technician.status.success(),
+        "{context}"
     );
+    for events in [&caller_events, &tech_events] {
+        let names = events.names();
+        let lost = names
+            .iter()
+            .position(|n| *n == "link_lost")
+            .expect(&context);
+        assert!(
+            names[lost..].contains(&"connected"),
+            "joined again: {context}"
+        );
+    }
+    let events = &caller_events.seen;
     for step in ["front", "front_left"] {
         assert!(
             events
@@ -667,9 +720,22 @@ async fn the_cli_caller_rejoins_after_the_hub_is_killed_and_still_gets_every_ver
             "a verdict for {step}: {context}"
         );
     }
-    let done = event(&events, "done").expect(&context);
+    let done = event(events, "done").expect(&context);
     assert_eq!(done["photos_without_verdict"], 0, "{context}");
     assert!(done["rejoined"].as_u64().unwrap() >= 1, "{context}");
-    // Frames went on after the rejoin: 12 s at 20 frames/s, less the time away.
-    assert!(done["frames_sent"].as_u64().unwrap() > 100, "{context}");
+    // Live video reached the technician again after both rejoined.
+    let rejoined_at = tech_events
+        .seen
+        .iter()
+        .rposition(|e| e["event"] == "connected")
+        .unwrap();
+    let frames_after: u64 = tech_events.seen[rejoined_at..]
+        .iter()
+        .filter(|e| e["event"] == "video")
+        .filter_map(|e| e["frames"].as_u64())
+        .sum();
+    assert!(
+        frames_after >= 20,
+        "the technician saw {frames_after} frames after rejoining: {context}"
+    );
 }

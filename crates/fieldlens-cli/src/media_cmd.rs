@@ -60,16 +60,29 @@ pub struct CallerArgs {
     /// Seconds to wait for a technician to take the case.
     #[arg(long, default_value_t = 600)]
     wait: u64,
+    #[command(flatten)]
+    link: LinkArgs,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// How the media link is watched and rejoined (`fieldlens caller` and `fieldlens tech live`).
+#[derive(Debug, Args)]
+pub struct LinkArgs {
     /// After the link drops (the hub restarted, the network went away), keep trying to rejoin
-    /// the session for this many seconds, then resume the upload that was cut off and ask
-    /// again for verdicts not yet heard (0: stop at once).
+    /// the session for this many seconds (0: stop at once). The caller then resumes the upload
+    /// that was cut off and asks again for verdicts not yet heard.
     #[arg(long, default_value_t = 60)]
     reconnect: u64,
     /// Seconds without hearing from the hub before the link counts as dropped.
     #[arg(long, default_value_t = 30.0, value_parser = parse_link_timeout)]
     link_timeout: f64,
-    #[command(flatten)]
-    connection: Connection,
+}
+
+impl LinkArgs {
+    fn link_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.link_timeout)
+    }
 }
 
 fn parse_link_timeout(text: &str) -> Result<f64, String> {
@@ -118,6 +131,8 @@ pub struct TechLiveArgs {
     /// Seconds to wait for an offer.
     #[arg(long, default_value_t = 600)]
     wait: u64,
+    #[command(flatten)]
+    link: LinkArgs,
     #[command(flatten)]
     auth: TechAuth,
 }
@@ -466,67 +481,74 @@ fn link_lost(error: &ClientError) -> bool {
     }
 }
 
-/// The case's session as the hub states it now: `None` once it has ended.
-async fn current_session(args: &CallerArgs) -> anyhow::Result<Option<pb::Session>> {
-    let case = client::cases(&args.connection.server, Some(&args.token))
-        .await?
-        .get_case(pb::GetCaseRequest {
-            case_id: args.case_id.clone(),
-        })
-        .await
-        .map_err(status_error)?
-        .into_inner();
-    Ok(case.session)
+/// Who rejoins a case's media session, and how.
+struct Rejoiner<'a> {
+    /// The hub's gRPC address.
+    server: &'a str,
+    /// The caller token or the technician's API key: either reads the case's session.
+    credential: &'a str,
+    case_id: &'a str,
+    link: &'a LinkArgs,
+    json: bool,
 }
 
-/// Rejoins the case's media session after the link dropped with `cause`: asks the hub for
-/// the session again (its token may have been renewed) and connects, retrying with a
-/// growing pause until `args.reconnect` seconds have passed. Fails at once if the session
-/// has ended.
-async fn rejoin(args: &CallerArgs, cause: &ClientError) -> anyhow::Result<MediaClient> {
-    emit(
-        args.connection.json,
-        "link_lost",
-        json!({"error": cause.to_string(), "reconnect_s": args.reconnect}),
-        || {
-            format!(
-                "the media link dropped ({cause}); rejoining for up to {} s",
-                args.reconnect
-            )
-        },
-    );
-    if args.reconnect == 0 {
-        bail!("the media link dropped: {cause}");
+impl Rejoiner<'_> {
+    /// The case's session as the hub states it now: `None` once it has ended.
+    async fn current_session(&self) -> anyhow::Result<Option<pb::Session>> {
+        let case = client::cases(self.server, Some(self.credential))
+            .await?
+            .get_case(pb::GetCaseRequest {
+                case_id: self.case_id.to_owned(),
+            })
+            .await
+            .map_err(status_error)?
+            .into_inner();
+        Ok(case.session)
     }
-    let deadline = Instant::now() + Duration::from_secs(args.reconnect);
-    let link_timeout = Duration::from_secs_f64(args.link_timeout);
-    let mut pause = Duration::from_millis(200);
-    loop {
-        let attempt = match current_session(args).await {
-            Ok(Some(session)) => connect(&session, Some(link_timeout))
-                .await
-                .map(|client| (client, session)),
-            Ok(None) => bail!(
-                "the media link dropped ({cause}) and case {}'s session has ended",
-                args.case_id
-            ),
-            Err(error) => Err(error),
-        };
-        match attempt {
-            Ok((client, session)) => {
-                print_connected(args.connection.json, &client, &session);
-                return Ok(client);
-            }
-            Err(error) if Instant::now() + pause < deadline => {
-                tracing::debug!(error = format!("{error:#}"), "rejoining the session");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(2));
-            }
-            Err(error) => {
-                return Err(error.context(format!(
-                    "the media link dropped ({cause}) and could not be rejoined within {} s",
-                    args.reconnect
-                )));
+
+    /// Rejoins the session after the link dropped with `cause`: asks the hub for the
+    /// session again (its token may have been renewed) and connects, retrying with a
+    /// growing pause for up to `--reconnect` seconds. Fails at once if the session has
+    /// ended.
+    async fn rejoin(&self, cause: &ClientError) -> anyhow::Result<MediaClient> {
+        let reconnect = self.link.reconnect;
+        emit(
+            self.json,
+            "link_lost",
+            json!({"error": cause.to_string(), "reconnect_s": reconnect}),
+            || format!("the media link dropped ({cause}); rejoining for up to {reconnect} s"),
+        );
+        if reconnect == 0 {
+            bail!("the media link dropped: {cause}");
+        }
+        let deadline = Instant::now() + Duration::from_secs(reconnect);
+        let mut pause = Duration::from_millis(200);
+        loop {
+            let attempt = match self.current_session().await {
+                Ok(Some(session)) => connect(&session, Some(self.link.link_timeout()))
+                    .await
+                    .map(|client| (client, session)),
+                Ok(None) => bail!(
+                    "the media link dropped ({cause}) and case {}'s session has ended",
+                    self.case_id
+                ),
+                Err(error) => Err(error),
+            };
+            match attempt {
+                Ok((client, session)) => {
+                    print_connected(self.json, &client, &session);
+                    return Ok(client);
+                }
+                Err(error) if Instant::now() + pause < deadline => {
+                    tracing::debug!(error = format!("{error:#}"), "rejoining the session");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(error) => {
+                    return Err(error.context(format!(
+                        "the media link dropped ({cause}) and could not be rejoined within {reconnect} s"
+                    )));
+                }
             }
         }
     }
@@ -558,9 +580,15 @@ pub async fn run_caller(args: CallerArgs) -> anyhow::Result<()> {
             .map_err(status_error)?;
     }
     let session = wait_for_session(&args).await?;
-    let link_timeout = Duration::from_secs_f64(args.link_timeout);
-    let mut client = connect(&session, Some(link_timeout)).await?;
+    let mut client = connect(&session, Some(args.link.link_timeout())).await?;
     print_connected(json_mode, &client, &session);
+    let rejoiner = Rejoiner {
+        server: &args.connection.server,
+        credential: &args.token,
+        case_id: &args.case_id,
+        link: &args.link,
+        json: json_mode,
+    };
 
     let started = Instant::now();
     let deadline = args.seconds.map(|s| started + Duration::from_secs_f64(s));
@@ -675,7 +703,7 @@ pub async fn run_caller(args: CallerArgs) -> anyhow::Result<()> {
             }
         };
         if let Some(cause) = lost {
-            client = rejoin(&args, &cause).await?;
+            client = rejoiner.rejoin(&cause).await?;
             rejoins += 1;
             queue.extend(awaiting.drain(..).map(|pending| PendingPhoto {
                 retry: true,
@@ -873,19 +901,29 @@ async fn ask_caller(
 pub async fn run_tech_live(args: TechLiveArgs) -> anyhow::Result<()> {
     let json_mode = args.auth.connection.json;
     let session = take_case(&args).await?;
-    let mut client = connect(&session, None).await?;
+    let mut client = connect(&session, Some(args.link.link_timeout())).await?;
     print_connected(json_mode, &client, &session);
+    let rejoiner = Rejoiner {
+        server: &args.auth.connection.server,
+        credential: &args.auth.api_key,
+        case_id: &session.case_id,
+        link: &args.link,
+        json: json_mode,
+    };
 
     // Steps and photo requests go out once the caller is there to see them.
     let is_caller = |p: &Option<pb::MediaParticipant>| {
         p.as_ref()
             .is_some_and(|p| p.role() == pb::ParticipantRole::Caller)
     };
-    let mut caller_present = client
-        .welcome()
-        .present
-        .iter()
-        .any(|p| p.role() == pb::ParticipantRole::Caller);
+    let caller_in = |client: &MediaClient| {
+        client
+            .welcome()
+            .present
+            .iter()
+            .any(|p| p.role() == pb::ParticipantRole::Caller)
+    };
+    let mut caller_present = caller_in(&client);
     let mut asked = false;
     let deadline = args
         .seconds
@@ -895,17 +933,29 @@ pub async fn run_tech_live(args: TechLiveArgs) -> anyhow::Result<()> {
     let mut last_report = Instant::now();
     let mut poll = tokio::time::interval(Duration::from_millis(100));
     loop {
-        tokio::select! {
-            frame = client.next_frame() => {
-                let frame = frame.context("the media link ended")?;
-                total += 1;
-                window.add(&frame);
-            }
+        let lost = tokio::select! {
+            frame = client.next_frame() => match frame {
+                Ok(frame) => {
+                    total += 1;
+                    window.add(&frame);
+                    None
+                }
+                Err(error) if link_lost(&error) => Some(error),
+                Err(error) => return Err(error).context("the media link ended"),
+            },
             _ = poll.tick() => {
                 // Frames and events both need the client; events are read between frames.
                 let mut caller_left = false;
+                let mut lost = None;
                 while let Some(event) = client.next_event().now_or_never() {
-                    let body = event.context("the media link ended")?;
+                    let body = match event {
+                        Ok(body) => body,
+                        Err(error) if link_lost(&error) => {
+                            lost = Some(error);
+                            break;
+                        }
+                        Err(error) => return Err(error).context("the media link ended"),
+                    };
                     match &body {
                         Body::ParticipantJoined(joined) => caller_present |= is_caller(&joined.participant),
                         Body::ParticipantLeft(left) => caller_left |= is_caller(&left.participant),
@@ -913,7 +963,7 @@ pub async fn run_tech_live(args: TechLiveArgs) -> anyhow::Result<()> {
                     }
                     print_event(json_mode, &body);
                 }
-                if caller_present && !asked {
+                if lost.is_none() && caller_present && !asked {
                     asked = true;
                     ask_caller(&client, &args, &session).await?;
                 }
@@ -927,8 +977,13 @@ pub async fn run_tech_live(args: TechLiveArgs) -> anyhow::Result<()> {
                 {
                     break;
                 }
+                lost
             }
             _ = tokio::signal::ctrl_c() => break,
+        };
+        if let Some(cause) = lost {
+            client = rejoiner.rejoin(&cause).await?;
+            caller_present = caller_in(&client);
         }
     }
     let _ = client.bye("technician done").await;
