@@ -4,9 +4,9 @@
 //! store, checking photos) shares the cores with the threads that move packets. At the
 //! same priority a hash or a check delays the ACKs that pace a sender and the frames the
 //! relay forwards; below it, that work takes the CPU the network leaves over, which is most
-//! of it. On two cores this took the time from an upload's last byte to its acknowledgement
-//! from 2.8 to 1.85 ms over bare quinn (BENCHMARKS.md: nice 10 and 15 helped less). The
-//! lowest priority does not mean idle-only: under CPU load a bulk thread still gets a
+//! of it. On two cores this cut an upload's time to its acknowledgement, beyond a bare quinn
+//! transfer of the same bytes, from 2.9 to 2.1 ms (medians over 1,080 uploads; nice 10 and
+//! 15 helped less; BENCHMARKS.md). The lowest priority does not mean idle-only: under CPU load a bulk thread still gets a
 //! share (about 1/70 of a busy normal thread's), and any core the network leaves idle.
 
 use std::sync::OnceLock;
