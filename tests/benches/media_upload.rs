@@ -5,7 +5,7 @@
 //!
 //! Each round opens two car cases, pairs them, and sends the same photo for the `front`
 //! step once per transport (alternating which goes first): over the media link
-//! (`MediaClient::upload_photo`: declared size and hash, chunks, durable acks, SHA-256
+//! (`MediaClient::upload`, a first attempt: declared size and hash, chunks, durable acks, SHA-256
 //! verified, then the capture path's check) until the hub acknowledges it stored and
 //! verified, and on until its verdict arrives; and over gRPC (chunked stream, then the
 //! same check) until its response. Both end in the same `Hub::submit_photo`; the
@@ -26,7 +26,9 @@ use fieldlens_e2e::{
     ApiKey, capture_client, case_client, hub_with_car_technician, open_request, repo_root,
     tech_client,
 };
-use fieldlens_media::{ClientConfig, CongestionControl, MediaClient, Photo, ServerIdentity};
+use fieldlens_media::{
+    Attempt, ClientConfig, CongestionControl, MediaClient, Photo, ServerIdentity,
+};
 use fieldlens_proto::v1 as pb;
 use fieldlens_proto::v1::media_control::Body;
 use std::net::SocketAddr;
@@ -124,7 +126,10 @@ async fn via_media(session: &pb::Session, photo: &Photo) -> (f64, f64, u32) {
     config.server_name = session.server_name.clone();
     let mut client = MediaClient::connect(&config).await.unwrap();
     let started = Instant::now();
-    client.upload_photo("bench", "front", photo).await.unwrap();
+    client
+        .upload("bench", "front", photo, Attempt::First)
+        .await
+        .unwrap();
     let stored = started.elapsed().as_secs_f64() * 1000.0;
     let report = loop {
         if let Body::PhotoVerdict(verdict) = client.next_event().await.unwrap() {

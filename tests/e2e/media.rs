@@ -359,7 +359,9 @@ async fn the_rust_client_relays_frames_gets_verdicts_and_refusals_and_is_closed_
     // A step the pack does not have: refused once the hub reads the declaration, explained,
     // and the connection stays open.
     let other = Photo::new(setup.photo_for("front", 6).await.into());
-    let refused = caller.upload_photo("nope-1", "no_such_step", &other).await;
+    let refused = caller
+        .upload("nope-1", "no_such_step", &other, Attempt::First)
+        .await;
     assert!(
         matches!(&refused, Err(ClientError::Refused { upload_id }) if upload_id == "nope-1"),
         "{refused:?}"
@@ -377,7 +379,7 @@ async fn the_rust_client_relays_frames_gets_verdicts_and_refusals_and_is_closed_
     );
     // The finished upload again: nothing resent, the same verdict.
     let again = caller
-        .resume_upload("front-1", "front", &photo)
+        .upload("front-1", "front", &photo, Attempt::Retry)
         .await
         .unwrap();
     assert_eq!(
@@ -392,7 +394,7 @@ async fn the_rust_client_relays_frames_gets_verdicts_and_refusals_and_is_closed_
     assert_eq!(verdict.report.unwrap().sha256, photo.sha256());
     // As a first attempt under the same id: every byte travels, none is stored twice.
     let reused = caller
-        .upload_photo("front-1", "front", &photo)
+        .upload("front-1", "front", &photo, Attempt::First)
         .await
         .unwrap();
     assert_eq!(reused.resumed_from, photo.bytes().len() as u64);

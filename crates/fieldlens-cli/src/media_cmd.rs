@@ -10,7 +10,9 @@ use crate::output;
 use crate::tech_cmd::TechAuth;
 use anyhow::{Context, bail};
 use clap::Args;
-use fieldlens_media::{ClientConfig, ClientError, ErrorCode, FrameCounter, MediaClient, Photo};
+use fieldlens_media::{
+    Attempt, ClientConfig, ClientError, ErrorCode, FrameCounter, MediaClient, Photo,
+};
 use fieldlens_proto::v1 as pb;
 use fieldlens_proto::v1::capture_service_client::CaptureServiceClient;
 use fieldlens_proto::v1::media_control::Body;
@@ -465,8 +467,8 @@ struct PendingPhoto {
     upload_id: String,
     step: String,
     photo: Photo,
-    /// A retry: an earlier connection may have stored part of it, or its verdict was lost.
-    retry: bool,
+    /// A retry when an earlier connection may have stored part of it, or its verdict was lost.
+    attempt: Attempt,
 }
 
 /// Whether `error` means the link itself went away (the hub restarted or the network
@@ -492,20 +494,25 @@ struct Rejoiner<'a> {
     json: bool,
 }
 
-impl Rejoiner<'_> {
-    /// The case's session as the hub states it now: `None` once it has ended.
-    async fn current_session(&self) -> anyhow::Result<Option<pb::Session>> {
-        let case = client::cases(self.server, Some(self.credential))
-            .await?
-            .get_case(pb::GetCaseRequest {
-                case_id: self.case_id.to_owned(),
-            })
-            .await
-            .map_err(status_error)?
-            .into_inner();
-        Ok(case.session)
-    }
+/// Case `case_id`'s live session as the hub states it now, read with `credential` (a caller
+/// token or a technician's API key): `None` when it has none.
+async fn case_session(
+    server: &str,
+    credential: &str,
+    case_id: &str,
+) -> anyhow::Result<Option<pb::Session>> {
+    let case = client::cases(server, Some(credential))
+        .await?
+        .get_case(pb::GetCaseRequest {
+            case_id: case_id.to_owned(),
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner();
+    Ok(case.session)
+}
 
+impl Rejoiner<'_> {
     /// Rejoins the session after the link dropped with `cause`: asks the hub for the
     /// session again (its token may have been renewed) and connects, retrying with a
     /// growing pause for up to `--reconnect` seconds. Fails at once if the session has
@@ -524,7 +531,7 @@ impl Rejoiner<'_> {
         let deadline = Instant::now() + Duration::from_secs(reconnect);
         let mut pause = Duration::from_millis(200);
         loop {
-            let attempt = match self.current_session().await {
+            let attempt = match case_session(self.server, self.credential, self.case_id).await {
                 Ok(Some(session)) => connect(&session, Some(self.link.link_timeout()))
                     .await
                     .map(|client| (client, session)),
@@ -567,7 +574,7 @@ pub async fn run_caller(args: CallerArgs) -> anyhow::Result<()> {
             upload_id,
             step: step.clone(),
             photo,
-            retry: false,
+            attempt: Attempt::First,
         });
     }
     if !queue.is_empty() {
@@ -626,13 +633,7 @@ pub async fn run_caller(args: CallerArgs) -> anyhow::Result<()> {
         let lost = if let Some(pending) = queue.pop_front() {
             let result = {
                 let (id, step, photo) = (&pending.upload_id, &pending.step, &pending.photo);
-                let upload = async {
-                    if pending.retry {
-                        client.resume_upload(id, step, photo).await
-                    } else {
-                        client.upload_photo(id, step, photo).await
-                    }
-                };
+                let upload = client.upload(id, step, photo, pending.attempt);
                 tokio::pin!(upload);
                 loop {
                     tokio::select! {
@@ -667,7 +668,7 @@ pub async fn run_caller(args: CallerArgs) -> anyhow::Result<()> {
                 }
                 Err(error) if link_lost(&error) => {
                     queue.push_front(PendingPhoto {
-                        retry: true,
+                        attempt: Attempt::Retry,
                         ..pending
                     });
                     Some(error)
@@ -706,7 +707,7 @@ pub async fn run_caller(args: CallerArgs) -> anyhow::Result<()> {
             client = rejoiner.rejoin(&cause).await?;
             rejoins += 1;
             queue.extend(awaiting.drain(..).map(|pending| PendingPhoto {
-                retry: true,
+                attempt: Attempt::Retry,
                 ..pending
             }));
         }
@@ -796,15 +797,7 @@ async fn take_case(args: &TechLiveArgs) -> anyhow::Result<pb::Session> {
     }
     let case_id = match &args.case_id {
         Some(case_id) => {
-            let case = client::cases(server, Some(&args.auth.api_key))
-                .await?
-                .get_case(pb::GetCaseRequest {
-                    case_id: case_id.clone(),
-                })
-                .await
-                .map_err(status_error)?
-                .into_inner();
-            if let Some(session) = case.session {
+            if let Some(session) = case_session(server, &args.auth.api_key, case_id).await? {
                 return Ok(session);
             }
             case_id.clone()

@@ -656,8 +656,8 @@ impl PhotoSink for HubSink {
                 stored.now().await;
                 let journal = Arc::clone(&journal);
                 let storing = tokio::spawn(async move {
-                    let store = Arc::clone(&journal);
-                    crate::bulk::spawn(move || store.store().complete_upload(&scope, &id))
+                    let blob_journal = Arc::clone(&journal);
+                    crate::bulk::spawn(move || blob_journal.store().complete_upload(&scope, &id))
                         .await
                         .map_err(task_failed)??;
                     journal.wrote();

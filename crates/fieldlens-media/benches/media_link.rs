@@ -23,7 +23,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use fieldlens_media::tls::quic_client_config;
-use fieldlens_media::{CongestionControl, FrameCounter, MediaClient, Role, ServerIdentity};
+use fieldlens_media::{
+    Attempt, CongestionControl, FrameCounter, MediaClient, Role, ServerIdentity,
+};
 use tokio::runtime::Runtime;
 
 use support::{TestHub, now_us, photo_bytes};
@@ -204,13 +206,13 @@ fn goodput(hub_rt: &Runtime, load_rt: &Runtime, args: &Args) {
         for round in 0..=args.rounds {
             let started = Instant::now();
             memory_caller
-                .upload_photo(&format!("m-{round}"), "", &photo)
+                .upload(&format!("m-{round}"), "", &photo, Attempt::First)
                 .await
                 .unwrap();
             let memory = started.elapsed().as_secs_f64();
             let started = Instant::now();
             disk_caller
-                .upload_photo(&format!("d-{round}"), "", &photo)
+                .upload(&format!("d-{round}"), "", &photo, Attempt::First)
                 .await
                 .unwrap();
             let on_disk = started.elapsed().as_secs_f64();

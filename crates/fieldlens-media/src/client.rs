@@ -368,28 +368,18 @@ impl MediaClient {
 
     /// Uploads `photo` for `step_id` under `upload_id` and returns once the hub has
     /// stored it durably and verified its SHA-256; its verdict follows as a
-    /// [`Body::PhotoVerdict`] event. This is a first attempt: the bytes go out at once,
-    /// without waiting a round trip for the hub's resume offset. After a dropped
-    /// connection, call [`MediaClient::resume_upload`] on a new client with the same id.
-    pub async fn upload_photo(
+    /// [`Body::PhotoVerdict`] event. A first attempt ([`Attempt::First`]) sends its bytes at
+    /// once, without waiting a round trip for the hub's resume offset. After a dropped
+    /// connection, retry on a new client with the same id ([`Attempt::Retry`]): it asks the
+    /// hub where its last durable byte is and sends only the rest.
+    pub async fn upload(
         &self,
         upload_id: &str,
         step_id: &str,
         photo: &Photo,
+        attempt: Attempt,
     ) -> Result<UploadReceipt, ClientError> {
-        self.upload_photo_in_chunks(upload_id, step_id, photo, Attempt::First, usize::MAX)
-            .await
-    }
-
-    /// Continues an upload whose earlier attempt broke off: asks the hub where its last
-    /// durable byte is and sends only the rest.
-    pub async fn resume_upload(
-        &self,
-        upload_id: &str,
-        step_id: &str,
-        photo: &Photo,
-    ) -> Result<UploadReceipt, ClientError> {
-        self.upload_photo_in_chunks(upload_id, step_id, photo, Attempt::Retry, usize::MAX)
+        self.upload_photo_in_chunks(upload_id, step_id, photo, attempt, usize::MAX)
             .await
     }
 

@@ -187,7 +187,7 @@ async fn at_five_percent_loss_and_100_ms_rtt_photos_arrive_intact_and_video_keep
         let mut receipts = Vec::new();
         for (i, bytes) in photos.iter().enumerate() {
             let receipt = caller
-                .upload_photo(&format!("net-{i}"), "front-left", bytes)
+                .upload(&format!("net-{i}"), "front-left", bytes, Attempt::First)
                 .await
                 .unwrap();
             receipts.push(receipt);
@@ -296,7 +296,7 @@ async fn an_upload_cut_off_mid_way_resumes_from_the_last_durable_byte_without_re
     ))
     .await
     .unwrap();
-    let receipt = within(second.resume_upload("cut-1", "front", &bytes))
+    let receipt = within(second.upload("cut-1", "front", &bytes, Attempt::Retry))
         .await
         .unwrap();
     assert!(receipt.resumed_from >= 1_000_000, "{receipt:?}");

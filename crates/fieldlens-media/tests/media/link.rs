@@ -149,7 +149,7 @@ async fn a_photo_is_stored_verified_and_judged_and_both_sides_hear_the_verdict()
 
     // The upload is acknowledged once stored and verified, while its check still runs.
     hub.sink.hold_checks();
-    let receipt = within(caller.upload_photo("p-1", "front-left", &bytes))
+    let receipt = within(caller.upload("p-1", "front-left", &bytes, Attempt::First))
         .await
         .unwrap();
     hub.sink.release_checks();
@@ -195,7 +195,7 @@ async fn a_photo_is_stored_verified_and_judged_and_both_sides_hear_the_verdict()
     // A photo that is not a JPEG gets a retake from this sink's check.
     let mut not_jpeg = photo_bytes(5_000, 2);
     not_jpeg[0] = 0;
-    within(caller.upload_photo("p-2", "", &Photo::new(not_jpeg.into())))
+    within(caller.upload("p-2", "", &Photo::new(not_jpeg.into()), Attempt::First))
         .await
         .unwrap();
     let Body::PhotoVerdict(verdict) =
