@@ -385,7 +385,7 @@ fn model() -> Result<&'static Model, QualityError> {
             None => Model::parse(BUILT_IN),
         })
         .as_ref()
-        .map_err(|error| QualityError::Model(error.clone()))
+        .map_err(|error| QualityError::Model(format!("car-likeness cells: {error}")))
 }
 
 #[cfg(test)]

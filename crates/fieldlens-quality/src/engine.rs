@@ -8,11 +8,13 @@ use std::time::Instant;
 
 use opencv::core::Mat;
 use opencv::imgproc;
+use opencv::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::decode::{self, Decoded};
 use crate::duplicate::{Fingerprint, Hashes};
 use crate::exposure::{self, Exposure, Glare};
+use crate::objects::{self, Detection};
 use crate::recapture::{self, Recapture};
 use crate::report::{Issue, NormalizedBox, PhotoReport, Reason, Verdict};
 use crate::sharpness::{self, BlurMeasure};
@@ -23,6 +25,27 @@ use crate::{CheckProfile, QualityError};
 /// Smallest subject contrast (mean saliency inside minus outside the mask) for a subject to
 /// count as found; below it the scene has no distinct subject and framing is not judged.
 const MIN_SUBJECT_CONTRAST: f64 = 0.2;
+
+/// Weakest detector score for a car, bus or truck to count as the photo's vehicle.
+const MIN_VEHICLE_SCORE: f32 = 0.35;
+/// Weakest detector score for a vehicle box to count as a possible subject when judging whether
+/// every vehicle in the frame is small (a big car the detector is less sure of still rules out
+/// "too far").
+const MIN_LARGE_VEHICLE_SCORE: f32 = 0.25;
+/// A vehicle box closer than this share of the frame to an edge reaches it (the detector's
+/// boxes sit within about 1% of a car's extent; a well-framed car keeps a 2% margin).
+const MAX_CUT_MARGIN: f64 = 0.01;
+/// Frame edges a vehicle box must reach, and the share of the frame it must fill, to be judged
+/// cut off from its box alone.
+const MIN_CUT_EDGES: usize = 2;
+const MIN_CUT_FILL: f64 = 0.5;
+/// Weakest detector score, smallest share of the frame and darkest mean luma inside the box for
+/// a TV, monitor, laptop or phone to count as a recaptured picture: a display photographed to
+/// pass off its picture fills a good part of the frame and shows a lit picture (a switched-off
+/// screen, a phone case or a dark picture frame does not).
+const MIN_DISPLAY_SCORE: f32 = 0.25;
+const MIN_DISPLAY_SHARE: f64 = 0.35;
+const MIN_DISPLAY_LUMA: f64 = 75.0;
 
 /// Capture defects that make a photo unreadable for the content checks (tilt, framing,
 /// recapture): these are judged only on a photo free of them.
@@ -45,6 +68,11 @@ pub(crate) struct Measurements {
     pub tilt: Tilt,
     pub subject: Subject,
     pub recapture: Recapture,
+    /// Objects found by the detector, strongest first.
+    pub objects: Vec<Detection>,
+    /// The largest display (TV, monitor, laptop, phone) found with at least
+    /// [`MIN_DISPLAY_SCORE`], and the mean luma inside its box.
+    pub display: Option<(Detection, f64)>,
     pub hashes: Hashes,
 }
 
@@ -57,6 +85,13 @@ fn gray_of(bgr: &Mat) -> Result<Mat, QualityError> {
 /// Takes every measurement on a decoded photo.
 pub(crate) fn measure(decoded: &Decoded) -> Result<Measurements, QualityError> {
     let gray = gray_of(&decoded.bgr)?;
+    let objects = objects::detect(&decoded.bgr)?;
+    let display = objects
+        .iter()
+        .filter(|d| d.is_display() && d.score >= MIN_DISPLAY_SCORE)
+        .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+        .map(|d| Ok::<_, QualityError>((*d, mean_inside(&gray, &d.bbox)?)))
+        .transpose()?;
     Ok(Measurements {
         width: decoded.header.width,
         height: decoded.header.height,
@@ -67,8 +102,21 @@ pub(crate) fn measure(decoded: &Decoded) -> Result<Measurements, QualityError> {
         tilt: tilt::measure_tilt(&gray)?,
         subject: subject::estimate_subject(&decoded.bgr)?,
         recapture: recapture::measure_recapture(&gray)?,
+        objects,
+        display,
         hashes: Hashes::of(&decoded.bgr)?,
     })
+}
+
+/// Mean of a grey image inside a normalised box.
+fn mean_inside(gray: &Mat, bbox: &NormalizedBox) -> Result<f64, QualityError> {
+    let (width, height) = (f64::from(gray.cols()), f64::from(gray.rows()));
+    let x = ((bbox.x * width) as i32).clamp(0, gray.cols() - 1);
+    let y = ((bbox.y * height) as i32).clamp(0, gray.rows() - 1);
+    let w = (((bbox.x + bbox.w) * width).ceil() as i32).clamp(x + 1, gray.cols()) - x;
+    let h = (((bbox.y + bbox.h) * height).ceil() as i32).clamp(y + 1, gray.rows()) - y;
+    let inside = Mat::roi(gray, opencv::core::Rect::new(x, y, w, h))?;
+    Ok(opencv::core::mean_def(&inside)?[0])
 }
 
 impl Measurements {
@@ -111,6 +159,21 @@ impl Measurements {
             ("bezel_contrast", self.recapture.bezel_contrast),
         ]
         .into_iter()
+        .chain(
+            self.vehicle()
+                .map(|v| ("vehicle_score", f64::from(v.score))),
+        )
+        .chain(
+            self.largest_vehicle_fill()
+                .map(|fill| ("vehicle_fill", fill)),
+        )
+        .chain(self.display.iter().flat_map(|(display, luma)| {
+            [
+                ("display_score", f64::from(display.score)),
+                ("display_share", display.bbox.area()),
+                ("display_luma", *luma),
+            ]
+        }))
         .map(|(name, value)| (name.to_owned(), value))
         .collect()
     }
@@ -119,9 +182,48 @@ impl Measurements {
         f64::from(self.width) * f64::from(self.height) / 1e6
     }
 
-    /// The subject box, when the scene has a distinct subject.
+    /// The photo's vehicle: the detector's most confident car, bus or truck.
+    pub(crate) fn vehicle(&self) -> Option<&Detection> {
+        self.objects
+            .iter()
+            .find(|d| d.is_vehicle() && d.score >= MIN_VEHICLE_SCORE)
+    }
+
+    /// The subject box: the vehicle's box when the detector found one, else the salient
+    /// subject's when the scene has a distinct subject.
     pub(crate) fn subject_box(&self) -> Option<NormalizedBox> {
-        (self.subject.contrast >= MIN_SUBJECT_CONTRAST).then_some(self.subject.bbox)
+        match self.vehicle() {
+            Some(vehicle) => Some(vehicle.bbox),
+            None => (self.subject.contrast >= MIN_SUBJECT_CONTRAST).then_some(self.subject.bbox),
+        }
+    }
+
+    /// The largest share of the frame covered by a vehicle the detector is at least fairly
+    /// sure of, when it found a vehicle at all.
+    fn largest_vehicle_fill(&self) -> Option<f64> {
+        self.vehicle()?;
+        self.objects
+            .iter()
+            .filter(|d| d.is_vehicle() && d.score >= MIN_LARGE_VEHICLE_SCORE)
+            .map(|d| d.bbox.area())
+            .max_by(f64::total_cmp)
+    }
+
+    /// How many frame edges the vehicle's box reaches (margin under [`MAX_CUT_MARGIN`]), when
+    /// it reaches at least [`MIN_CUT_EDGES`] and fills at least [`MIN_CUT_FILL`] of the frame:
+    /// a car that big running out of two sides is cut off or too close.
+    fn vehicle_cut_edges(&self) -> Option<usize> {
+        let b = self.vehicle()?.bbox;
+        let margins = [b.x, b.y, 1.0 - b.x - b.w, 1.0 - b.y - b.h];
+        let edges = margins.iter().filter(|&&m| m < MAX_CUT_MARGIN).count();
+        (edges >= MIN_CUT_EDGES && b.area() >= MIN_CUT_FILL).then_some(edges)
+    }
+
+    /// Share of the frame covered by a display showing a lit picture, when there is one.
+    fn lit_display_share(&self) -> Option<f64> {
+        let (display, luma) = self.display?;
+        let share = display.bbox.area();
+        (share >= MIN_DISPLAY_SHARE && luma >= MIN_DISPLAY_LUMA).then_some(share)
     }
 }
 
@@ -219,14 +321,17 @@ fn content_issues(m: &Measurements, profile: &CheckProfile) -> Vec<Issue> {
     add(framing(m, profile));
 
     let max_recapture = f64::from(profile.max_recapture_score);
-    add((m.recapture.score > max_recapture).then(|| {
-        Issue::new(
+    add(if m.recapture.score > max_recapture {
+        Some(Issue::new(
             Reason::Recapture,
             "screen",
             m.recapture.score,
             max_recapture,
-        )
-    }));
+        ))
+    } else {
+        m.lit_display_share()
+            .map(|share| Issue::new(Reason::Recapture, "display", share, MIN_DISPLAY_SHARE))
+    });
     issues
 }
 
@@ -243,6 +348,19 @@ fn framing(m: &Measurements, profile: &CheckProfile) -> Option<Issue> {
             f64::from(profile.max_subject_fill),
         ),
     };
+    if let Some(edges) = m.vehicle_cut_edges() {
+        let subtype = if edges >= 3 || fill > max_fill {
+            "too_close"
+        } else {
+            "cut_off"
+        };
+        return Some(Issue::new(
+            Reason::Framing,
+            subtype,
+            edges as f64,
+            (MIN_CUT_EDGES - 1) as f64,
+        ));
+    }
     let min_contact = f64::from(profile.max_edge_contact);
     let (cut_edges, contact) = m.subject.cut_edges(min_contact);
     if cut_edges >= 2 {
@@ -264,9 +382,12 @@ fn framing(m: &Measurements, profile: &CheckProfile) -> Option<Issue> {
     if fill > max_fill {
         return Some(Issue::new(Reason::Framing, "too_close", fill, max_fill));
     }
-    // Small only when the saliency map agrees: the refined mask can shrink to a detail of a
-    // scene without a car, the saliency box does not.
-    let far_fill = fill.max(m.subject.salient_fill);
+    // With a vehicle in view, too far means every vehicle the detector sees is small. Without
+    // one, small only when the saliency map agrees: the refined mask can shrink to a detail of
+    // a scene without a car, the saliency box does not.
+    let far_fill = m
+        .largest_vehicle_fill()
+        .unwrap_or_else(|| fill.max(m.subject.salient_fill));
     if far_fill < min_fill {
         return Some(Issue::new(Reason::Framing, "too_far", far_fill, min_fill));
     }
@@ -406,6 +527,8 @@ mod tests {
                 contrast: 0.5,
             },
             recapture: Recapture::default(),
+            objects: Vec::new(),
+            display: None,
             hashes: Hashes::parse(&"0".repeat(96)).unwrap(),
         }
     }

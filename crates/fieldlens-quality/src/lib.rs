@@ -33,6 +33,7 @@ mod engine;
 mod error;
 mod exposure;
 mod messages;
+mod objects;
 pub mod profile;
 mod recapture;
 mod regions;
