@@ -36,7 +36,7 @@ const MIN_LARGE_VEHICLE_SCORE: f32 = 0.25;
 /// boxes sit within about 1% of a car's extent; a well-framed car keeps a 2% margin).
 const MAX_CUT_MARGIN: f64 = 0.01;
 /// Frame edges a vehicle box must reach, and the share of the frame it must fill, to be judged
-/// cut off from its box alone.
+/// cut off from its box alone: a car that big running out of two sides is cut off or too close.
 const MIN_CUT_EDGES: usize = 2;
 const MIN_CUT_FILL: f64 = 0.5;
 /// Weakest detector score, smallest share of the frame and darkest mean luma inside the box for
@@ -210,13 +210,11 @@ impl Measurements {
     }
 
     /// How many frame edges the vehicle's box reaches (margin under [`MAX_CUT_MARGIN`]), when
-    /// it reaches at least [`MIN_CUT_EDGES`] and fills at least [`MIN_CUT_FILL`] of the frame:
-    /// a car that big running out of two sides is cut off or too close.
-    fn vehicle_cut_edges(&self) -> Option<usize> {
+    /// there is a vehicle.
+    fn vehicle_edges_reached(&self) -> Option<usize> {
         let b = self.vehicle()?.bbox;
         let margins = [b.x, b.y, 1.0 - b.x - b.w, 1.0 - b.y - b.h];
-        let edges = margins.iter().filter(|&&m| m < MAX_CUT_MARGIN).count();
-        (edges >= MIN_CUT_EDGES && b.area() >= MIN_CUT_FILL).then_some(edges)
+        Some(margins.iter().filter(|&&m| m < MAX_CUT_MARGIN).count())
     }
 
     /// Share of the frame covered by a display showing a lit picture, when there is one.
@@ -348,7 +346,10 @@ fn framing(m: &Measurements, profile: &CheckProfile) -> Option<Issue> {
             f64::from(profile.max_subject_fill),
         ),
     };
-    if let Some(edges) = m.vehicle_cut_edges() {
+    let edges_reached = m.vehicle_edges_reached();
+    if let Some(edges) =
+        edges_reached.filter(|&edges| edges >= MIN_CUT_EDGES && fill >= MIN_CUT_FILL)
+    {
         let subtype = if edges >= 3 || fill > max_fill {
             "too_close"
         } else {
@@ -361,9 +362,12 @@ fn framing(m: &Measurements, profile: &CheckProfile) -> Option<Issue> {
             (MIN_CUT_EDGES - 1) as f64,
         ));
     }
+    // A vehicle whose box reaches no frame edge is whole in the frame, whatever the cells along
+    // an edge look like (a road or a shadow can look like car body).
+    let whole_vehicle = edges_reached == Some(0);
     let min_contact = f64::from(profile.max_edge_contact);
     let (cut_edges, contact) = m.subject.cut_edges(min_contact);
-    if cut_edges >= 2 {
+    if cut_edges >= 2 && !whole_vehicle {
         let subtype = if cut_edges >= 3 || fill > max_fill {
             "too_close"
         } else {
@@ -371,7 +375,11 @@ fn framing(m: &Measurements, profile: &CheckProfile) -> Option<Issue> {
         };
         return Some(Issue::new(Reason::Framing, subtype, contact, min_contact));
     }
-    if let Some(contact) = m.subject.clear_cut_edge(min_contact) {
+    if let Some(contact) = m
+        .subject
+        .clear_cut_edge(min_contact)
+        .filter(|_| !whole_vehicle)
+    {
         let subtype = if fill > max_fill {
             "too_close"
         } else {
@@ -681,6 +689,87 @@ mod tests {
             judge(&m, &profile).is_empty(),
             "the cells there look like road"
         );
+    }
+
+    fn detection(class: usize, score: f32, x: f64, y: f64, w: f64, h: f64) -> Detection {
+        Detection {
+            class,
+            score,
+            bbox: NormalizedBox { x, y, w, h },
+        }
+    }
+
+    #[test]
+    fn every_vehicle_small_is_too_far() {
+        let profile = CheckProfile::default();
+        let mut m = clean();
+        m.objects = vec![detection(objects::class::CAR, 0.6, 0.4, 0.4, 0.25, 0.25)];
+        assert_eq!(
+            reasons(&m, &profile),
+            vec![(Reason::Framing, "too_far".into())]
+        );
+        assert_eq!(
+            m.subject_box(),
+            Some(m.objects[0].bbox),
+            "the car's box is the subject"
+        );
+        // A large truck the detector is fairly sure of: the photo may be of it.
+        m.objects
+            .push(detection(objects::class::TRUCK, 0.3, 0.1, 0.1, 0.8, 0.8));
+        assert!(judge(&m, &profile).is_empty());
+        // Too unsure of the small car: no vehicle, the salient subject decides.
+        m.objects = vec![detection(objects::class::CAR, 0.3, 0.4, 0.4, 0.25, 0.25)];
+        assert!(judge(&m, &profile).is_empty());
+    }
+
+    #[test]
+    fn a_big_vehicle_box_reaching_two_edges_is_cut_off_and_a_whole_one_is_not() {
+        let profile = CheckProfile::default();
+        let mut m = clean();
+        m.objects = vec![detection(objects::class::CAR, 0.6, 0.0, 0.3, 0.8, 0.7)];
+        assert_eq!(
+            reasons(&m, &profile),
+            vec![(Reason::Framing, "cut_off".into())]
+        );
+        m.objects[0].bbox.w = 0.5; // 35% of the frame: not judged from the box alone
+        assert!(judge(&m, &profile).is_empty());
+        // The cells say the car runs out of two edges, but its box keeps a margin everywhere.
+        m.subject.edge_contact = [0.7, 0.0, 0.0, 0.9];
+        m.subject.car_edge = [0.8, 0.1, 0.1, 0.6];
+        m.objects[0].bbox = NormalizedBox {
+            x: 0.05,
+            y: 0.2,
+            w: 0.8,
+            h: 0.7,
+        };
+        assert!(judge(&m, &profile).is_empty());
+        m.objects.clear();
+        assert_eq!(
+            reasons(&m, &profile),
+            vec![(Reason::Framing, "cut_off".into())]
+        );
+    }
+
+    #[test]
+    fn a_lit_display_filling_the_frame_is_a_recapture() {
+        let profile = CheckProfile::default();
+        let mut m = clean();
+        let screen = detection(objects::class::TV, 0.4, 0.1, 0.1, 0.7, 0.7);
+        m.display = Some((screen, 120.0));
+        assert_eq!(
+            reasons(&m, &profile),
+            vec![(Reason::Recapture, "display".into())]
+        );
+        m.display = Some((screen, 50.0));
+        assert!(
+            judge(&m, &profile).is_empty(),
+            "a dark screen shows no picture"
+        );
+        m.display = Some((
+            detection(objects::class::TV, 0.4, 0.1, 0.1, 0.4, 0.4),
+            120.0,
+        ));
+        assert!(judge(&m, &profile).is_empty(), "a TV in the background");
     }
 
     #[test]
