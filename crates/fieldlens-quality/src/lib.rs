@@ -14,7 +14,8 @@
 //! so scores and thresholds mean the same for a 0.8 MP and a 12 MP photo. The method behind
 //! each check is documented in its module: [`decode`] (guarded decoding), `exposure`
 //! (exposure and glare), `sharpness` (blur and noise), `tilt`, `subject` (subject box, used
-//! for framing) with [`carness`] (the learned car-likeness of each cell), `recapture`,
+//! for framing) with [`carness`] (the learned car-likeness of each cell), `objects` (a
+//! pretrained COCO detector: the car's box, and displays filling the frame), `recapture`,
 //! `duplicate`.
 //!
 //! The content checks (tilt, framing, recapture) are judged only on a readable photo: when blur,
