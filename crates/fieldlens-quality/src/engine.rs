@@ -212,8 +212,7 @@ impl Measurements {
     /// How many frame edges the vehicle's box reaches (margin under [`MAX_CUT_MARGIN`]), when
     /// there is a vehicle.
     fn vehicle_edges_reached(&self) -> Option<usize> {
-        let b = self.vehicle()?.bbox;
-        let margins = [b.x, b.y, 1.0 - b.x - b.w, 1.0 - b.y - b.h];
+        let margins = self.vehicle()?.bbox.margins();
         Some(margins.iter().filter(|&&m| m < MAX_CUT_MARGIN).count())
     }
 

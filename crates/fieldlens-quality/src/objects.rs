@@ -229,18 +229,12 @@ fn suppress(mut candidates: Vec<Detection>) -> Vec<Detection> {
     for candidate in candidates {
         let overlaps = kept
             .iter()
-            .any(|k| k.class == candidate.class && iou(&k.bbox, &candidate.bbox) > NMS_OVERLAP);
+            .any(|k| k.class == candidate.class && k.bbox.iou(&candidate.bbox) > NMS_OVERLAP);
         if !overlaps {
             kept.push(candidate);
         }
     }
     kept
-}
-
-fn iou(a: &NormalizedBox, b: &NormalizedBox) -> f64 {
-    let overlap = a.intersection(b);
-    let union = a.area() + b.area() - overlap;
-    if union > 0.0 { overlap / union } else { 0.0 }
 }
 
 #[cfg(test)]

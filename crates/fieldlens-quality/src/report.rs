@@ -157,6 +157,18 @@ impl NormalizedBox {
         let h = (self.y + self.h).min(other.y + other.h) - self.y.max(other.y);
         w.max(0.0) * h.max(0.0)
     }
+
+    /// Overlap with `other` over their union (0 when both are empty).
+    pub fn iou(&self, other: &NormalizedBox) -> f64 {
+        let overlap = self.intersection(other);
+        let union = self.area() + other.area() - overlap;
+        if union > 0.0 { overlap / union } else { 0.0 }
+    }
+
+    /// Distance to each frame edge (left, top, right, bottom), as a share of the frame.
+    pub fn margins(&self) -> [f64; 4] {
+        [self.x, self.y, 1.0 - self.x - self.w, 1.0 - self.y - self.h]
+    }
 }
 
 /// The full report on one photo.

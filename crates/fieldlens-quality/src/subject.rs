@@ -89,8 +89,7 @@ impl Subject {
     /// `min_contact` of it and the cells along it look more like car than not (mean
     /// car-likeness at least [`CLEAR_CAR_EDGE`]).
     pub fn clear_cut_edge(&self, min_contact: f64) -> Option<f64> {
-        let b = self.bbox;
-        let margins = [b.x, b.y, 1.0 - b.x - b.w, 1.0 - b.y - b.h];
+        let margins = self.bbox.margins();
         (0..4)
             .filter(|&side| {
                 margins[side] < MIN_MARGIN
@@ -480,9 +479,7 @@ mod tests {
             w: 60.0 / 160.0,
             h: 50.0 / 120.0,
         };
-        let overlap = subject.bbox.intersection(&truth);
-        let iou = overlap / (subject.bbox.area() + truth.area() - overlap);
-        assert!(iou > 0.8, "{subject:?}");
+        assert!(subject.bbox.iou(&truth) > 0.8, "{subject:?}");
         assert_eq!(subject.edge_contact, [0.0; 4]);
         assert_eq!(subject.cut_edges(0.3).0, 0);
     }
