@@ -39,13 +39,16 @@ const MAX_CUT_MARGIN: f64 = 0.01;
 /// cut off from its box alone: a car that big running out of two sides is cut off or too close.
 const MIN_CUT_EDGES: usize = 2;
 const MIN_CUT_FILL: f64 = 0.5;
-/// Weakest detector score, smallest share of the frame and darkest mean luma inside the box for
-/// a TV, monitor, laptop or phone to count as a recaptured picture: a display photographed to
-/// pass off its picture fills a good part of the frame and shows a lit picture (a switched-off
-/// screen, a phone case or a dark picture frame does not).
+/// Weakest detector score and darkest mean luma inside the box for a TV, monitor, laptop or
+/// phone to count as evidence of a recaptured picture: a display photographed to pass off its
+/// picture shows a lit picture (a switched-off screen, a phone case or a dark picture frame does
+/// not).
 const MIN_DISPLAY_SCORE: f32 = 0.25;
-const MIN_DISPLAY_SHARE: f64 = 0.35;
 const MIN_DISPLAY_LUMA: f64 = 75.0;
+/// Share of the frame at which a lit display's recapture evidence reaches the default limit
+/// (0.5): a display photographed to pass off its picture fills a good part of the frame. Steps
+/// that photograph a display on purpose raise `max_recapture_score` as they do for outlines.
+const DISPLAY_SHARE_AT_DEFAULT_LIMIT: f64 = 0.35;
 
 /// Capture defects that make a photo unreadable for the content checks (tilt, framing,
 /// recapture): these are judged only on a photo free of them.
@@ -216,11 +219,15 @@ impl Measurements {
         Some(margins.iter().filter(|&&m| m < MAX_CUT_MARGIN).count())
     }
 
-    /// Share of the frame covered by a display showing a lit picture, when there is one.
-    fn lit_display_share(&self) -> Option<f64> {
-        let (display, luma) = self.display?;
-        let share = display.bbox.area();
-        (share >= MIN_DISPLAY_SHARE && luma >= MIN_DISPLAY_LUMA).then_some(share)
+    /// Evidence, 0..1, that the photo shows a display's lit picture: its share of the frame,
+    /// scaled so that [`DISPLAY_SHARE_AT_DEFAULT_LIMIT`] gives 0.5; 0 without a lit display.
+    fn display_recapture_score(&self) -> f64 {
+        match self.display {
+            Some((display, luma)) if luma >= MIN_DISPLAY_LUMA => {
+                (display.bbox.area() * 0.5 / DISPLAY_SHARE_AT_DEFAULT_LIMIT).min(1.0)
+            }
+            _ => 0.0,
+        }
     }
 }
 
@@ -317,18 +324,16 @@ fn content_issues(m: &Measurements, profile: &CheckProfile) -> Vec<Issue> {
 
     add(framing(m, profile));
 
+    // Two cues, one limit: a lit screen outline, or a detected display filling the frame.
     let max_recapture = f64::from(profile.max_recapture_score);
-    add(if m.recapture.score > max_recapture {
-        Some(Issue::new(
-            Reason::Recapture,
-            "screen",
-            m.recapture.score,
-            max_recapture,
-        ))
+    let display = m.display_recapture_score();
+    let (recapture, subtype) = if m.recapture.score >= display {
+        (m.recapture.score, "screen")
     } else {
-        m.lit_display_share()
-            .map(|share| Issue::new(Reason::Recapture, "display", share, MIN_DISPLAY_SHARE))
-    });
+        (display, "display")
+    };
+    add((recapture > max_recapture)
+        .then(|| Issue::new(Reason::Recapture, subtype, recapture, max_recapture)));
     issues
 }
 
@@ -758,6 +763,14 @@ mod tests {
         assert_eq!(
             reasons(&m, &profile),
             vec![(Reason::Recapture, "display".into())]
+        );
+        let tolerant = CheckProfile {
+            max_recapture_score: 0.85,
+            ..CheckProfile::default()
+        };
+        assert!(
+            judge(&m, &tolerant).is_empty(),
+            "a step that photographs a display raises the limit"
         );
         m.display = Some((screen, 50.0));
         assert!(
