@@ -32,6 +32,10 @@ const MIN_VEHICLE_SCORE: f32 = 0.35;
 /// every vehicle in the frame is small (a big car the detector is less sure of still rules out
 /// "too far").
 const MIN_LARGE_VEHICLE_SCORE: f32 = 0.25;
+/// Multiple of the minimum fill at which the segmented subject (the GrabCut mask) counts as
+/// plainly larger than a small vehicle, which is then background rather than a subject too far
+/// away (when the car is the subject, the mask hugs it: about its size).
+const LARGER_SUBJECT_FILL: f64 = 1.5;
 /// A vehicle box closer than this share of the frame to an edge reaches it (the detector's
 /// boxes sit within about 1% of a car's extent; a well-framed car keeps a 2% margin).
 const MAX_CUT_MARGIN: f64 = 0.01;
@@ -397,10 +401,14 @@ fn framing(m: &Measurements, profile: &CheckProfile) -> Option<Issue> {
     // With a vehicle in view, too far means every vehicle the detector sees is small. Without
     // one, small only when the saliency map agrees: the refined mask can shrink to a detail of
     // a scene without a car, the saliency box does not.
-    let far_fill = m
-        .largest_vehicle_fill()
-        .unwrap_or_else(|| fill.max(m.subject.salient_fill));
-    if far_fill < min_fill {
+    // A small vehicle is not the subject when the segmented subject is plainly larger (a
+    // close-up of a part with a car parked behind it).
+    let far_fill = match m.largest_vehicle_fill() {
+        Some(_) if m.subject.mask_share >= LARGER_SUBJECT_FILL * min_fill => None,
+        Some(vehicle) => Some(vehicle),
+        None => Some(fill.max(m.subject.salient_fill)),
+    };
+    if let Some(far_fill) = far_fill.filter(|&far_fill| far_fill < min_fill) {
         return Some(Issue::new(Reason::Framing, "too_far", far_fill, min_fill));
     }
     let target = profile.target?;
@@ -708,10 +716,17 @@ mod tests {
         let profile = CheckProfile::default();
         let mut m = clean();
         m.objects = vec![detection(objects::class::CAR, 0.6, 0.4, 0.4, 0.25, 0.25)];
+        m.subject.mask_share = 0.07;
         assert_eq!(
             reasons(&m, &profile),
             vec![(Reason::Framing, "too_far".into())]
         );
+        m.subject.mask_share = 0.3;
+        assert!(
+            judge(&m, &profile).is_empty(),
+            "the segmented subject is larger: the car is in the background"
+        );
+        m.subject.mask_share = 0.07;
         assert_eq!(
             m.subject_box(),
             Some(m.objects[0].bbox),
