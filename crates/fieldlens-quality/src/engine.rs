@@ -72,9 +72,11 @@ pub(crate) struct Measurements {
     pub glare: Glare,
     pub blur: BlurMeasure,
     pub noise_sigma: f64,
-    pub tilt: Tilt,
+    /// `None` when the profile does not check tilt (LSD is the dearest classical step).
+    pub tilt: Option<Tilt>,
     pub subject: Subject,
-    pub recapture: Recapture,
+    /// The screen-outline cue; `None` when the profile does not check recapture.
+    pub recapture: Option<Recapture>,
     /// Objects found by the detector, strongest first.
     pub objects: Vec<Detection>,
     /// The largest display (TV, monitor, laptop, phone) found with at least
@@ -89,8 +91,12 @@ fn gray_of(bgr: &Mat) -> Result<Mat, QualityError> {
     Ok(gray)
 }
 
-/// Takes every measurement on a decoded photo.
-pub(crate) fn measure(decoded: &Decoded) -> Result<Measurements, QualityError> {
+/// Takes every measurement on a decoded photo that the profile's checks read. The detector and
+/// the subject run whatever the profile: the report always carries the subject box.
+pub(crate) fn measure(
+    decoded: &Decoded,
+    profile: &CheckProfile,
+) -> Result<Measurements, QualityError> {
     let gray = gray_of(&decoded.bgr)?;
     let objects = objects::detect(&decoded.bgr)?;
     let display = objects
@@ -106,9 +112,15 @@ pub(crate) fn measure(decoded: &Decoded) -> Result<Measurements, QualityError> {
         glare: exposure::find_glare(&gray)?,
         blur: sharpness::measure_blur(&gray)?,
         noise_sigma: sharpness::measure_noise(&gray)?,
-        tilt: tilt::measure_tilt(&gray)?,
+        tilt: profile
+            .checks(Reason::Tilted)
+            .then(|| tilt::measure_tilt(&gray))
+            .transpose()?,
         subject: subject::estimate_subject(&decoded.bgr)?,
-        recapture: recapture::measure_recapture(&gray)?,
+        recapture: profile
+            .checks(Reason::Recapture)
+            .then(|| recapture::measure_recapture(&gray))
+            .transpose()?,
         objects,
         display,
         hashes: Hashes::of(&decoded.bgr)?,
@@ -144,10 +156,6 @@ impl Measurements {
             ("sharpness", self.blur.sharpness),
             ("blur_anisotropy", self.blur.anisotropy),
             ("noise_sigma", self.noise_sigma),
-            ("tilt_degrees", self.tilt.degrees),
-            ("level_line_share", self.tilt.level_share),
-            ("line_peak_share", self.tilt.peak_share),
-            ("line_evidence", self.tilt.evidence),
             ("subject_fill", subject.bbox.area()),
             ("salient_fill", subject.salient_fill),
             ("subject_mask_share", subject.mask_share),
@@ -161,11 +169,23 @@ impl Measurements {
             ("car_edge_right", car_right),
             ("car_edge_bottom", car_bottom),
             ("car_share", subject.car_share),
-            ("recapture_score", self.recapture.score),
-            ("screen_outline_share", self.recapture.outline_share),
-            ("bezel_contrast", self.recapture.bezel_contrast),
         ]
         .into_iter()
+        .chain(self.tilt.iter().flat_map(|tilt| {
+            [
+                ("tilt_degrees", tilt.degrees),
+                ("level_line_share", tilt.level_share),
+                ("line_peak_share", tilt.peak_share),
+                ("line_evidence", tilt.evidence),
+            ]
+        }))
+        .chain(self.recapture.iter().flat_map(|recapture| {
+            [
+                ("recapture_score", recapture.score),
+                ("screen_outline_share", recapture.outline_share),
+                ("bezel_contrast", recapture.bezel_contrast),
+            ]
+        }))
         .chain(
             self.vehicle()
                 .map(|v| ("vehicle_score", f64::from(v.score))),
@@ -318,21 +338,23 @@ fn content_issues(m: &Measurements, profile: &CheckProfile) -> Vec<Issue> {
     let mut issues = Vec::new();
     let mut add = |candidate: Option<Issue>| issues.extend(candidate);
 
-    let tilt = m.tilt;
-    let max_tilt = f64::from(profile.max_tilt_degrees);
-    let tilted = tilt.degrees.abs() > max_tilt
-        && tilt.degrees.abs() < tilt::MAX_JUDGED_DEGREES
-        && tilt.level_share < tilt::MAX_LEVEL_SHARE
-        && tilt.evidence >= tilt::MIN_LINE_EVIDENCE;
-    add(tilted.then(|| Issue::new(Reason::Tilted, "", tilt.degrees.abs(), max_tilt)));
+    if let Some(tilt) = m.tilt {
+        let max_tilt = f64::from(profile.max_tilt_degrees);
+        let tilted = tilt.degrees.abs() > max_tilt
+            && tilt.degrees.abs() < tilt::MAX_JUDGED_DEGREES
+            && tilt.level_share < tilt::MAX_LEVEL_SHARE
+            && tilt.evidence >= tilt::MIN_LINE_EVIDENCE;
+        add(tilted.then(|| Issue::new(Reason::Tilted, "", tilt.degrees.abs(), max_tilt)));
+    }
 
     add(framing(m, profile));
 
     // Two cues, one limit: a lit screen outline, or a detected display filling the frame.
     let max_recapture = f64::from(profile.max_recapture_score);
     let display = m.display_recapture_score();
-    let (recapture, subtype) = if m.recapture.score >= display {
-        (m.recapture.score, "screen")
+    let outline = m.recapture.map_or(0.0, |recapture| recapture.score);
+    let (recapture, subtype) = if outline >= display {
+        (outline, "screen")
     } else {
         (display, "display")
     };
@@ -437,7 +459,7 @@ pub fn check_photo(
     let started = Instant::now();
     profile.validate()?;
     let decoded = decode::decode(bytes, profile)?;
-    let measured = measure(&decoded)?;
+    let measured = measure(&decoded, profile)?;
     let mut issues = judge(&measured, profile);
     let mut metrics = measured.metrics();
     let sha256 = hex::encode(Sha256::digest(bytes));
@@ -526,12 +548,12 @@ mod tests {
                 anisotropy: 0.4,
             },
             noise_sigma: 0.5,
-            tilt: Tilt {
+            tilt: Some(Tilt {
                 degrees: 0.5,
                 level_share: 0.3,
                 peak_share: 0.3,
                 evidence: 5.0,
-            },
+            }),
             subject: Subject {
                 bbox: NormalizedBox {
                     x: 0.2,
@@ -546,7 +568,7 @@ mod tests {
                 mask_share: 0.3,
                 contrast: 0.5,
             },
-            recapture: Recapture::default(),
+            recapture: Some(Recapture::default()),
             objects: Vec::new(),
             display: None,
             hashes: Hashes::parse(&"0".repeat(96)).unwrap(),
@@ -600,20 +622,26 @@ mod tests {
     #[test]
     fn ambiguous_diagonal_lines_are_not_tilt() {
         let mut m = clean();
-        m.tilt = Tilt {
+        let tilt = Tilt {
             degrees: 25.0,
             level_share: 0.01,
             peak_share: 0.5,
             evidence: 6.0,
         };
+        m.tilt = Some(tilt);
         assert_eq!(
             reasons(&m, &CheckProfile::default()),
             vec![(Reason::Tilted, String::new())]
         );
-        m.tilt.degrees = 44.5;
+        m.tilt = Some(Tilt {
+            degrees: 44.5,
+            ..tilt
+        });
         assert!(judge(&m, &CheckProfile::default()).is_empty());
-        m.tilt.degrees = 25.0;
-        m.tilt.evidence = 1.0;
+        m.tilt = Some(Tilt {
+            evidence: 1.0,
+            ..tilt
+        });
         assert!(judge(&m, &CheckProfile::default()).is_empty());
     }
 
@@ -803,9 +831,15 @@ mod tests {
     fn content_checks_wait_for_a_readable_photo() {
         let profile = CheckProfile::default();
         let mut m = clean();
-        m.tilt.degrees = 25.0;
-        m.tilt.level_share = 0.01;
-        m.recapture.score = 0.9;
+        m.tilt = m.tilt.map(|tilt| Tilt {
+            degrees: 25.0,
+            level_share: 0.01,
+            ..tilt
+        });
+        m.recapture = Some(Recapture {
+            score: 0.9,
+            ..Recapture::default()
+        });
         assert_eq!(
             reasons(&m, &profile),
             vec![
@@ -835,6 +869,39 @@ mod tests {
             3,
             "glare leaves the rest of the photo readable"
         );
+    }
+
+    #[test]
+    fn checks_the_profile_skips_are_not_measured() {
+        let mut image = Mat::new_rows_cols_with_default(
+            600,
+            900,
+            opencv::core::CV_8UC3,
+            opencv::core::Scalar::all(90.0),
+        )
+        .unwrap();
+        imgproc::rectangle(
+            &mut image,
+            opencv::core::Rect::new(200, 150, 500, 300),
+            opencv::core::Scalar::new(40.0, 160.0, 220.0, 0.0),
+            -1,
+            imgproc::LINE_8,
+            0,
+        )
+        .unwrap();
+        let mut bytes = opencv::core::Vector::<u8>::new();
+        opencv::imgcodecs::imencode_def(".png", &image, &mut bytes).unwrap();
+        let measured = check_photo(bytes.as_slice(), &CheckProfile::default(), &[]).unwrap();
+        assert!(measured.metrics.contains_key("tilt_degrees"));
+        assert!(measured.metrics.contains_key("recapture_score"));
+        let lenient = CheckProfile {
+            skip: vec![Reason::Tilted, Reason::Recapture],
+            ..CheckProfile::default()
+        };
+        let skipped = check_photo(bytes.as_slice(), &lenient, &[]).unwrap();
+        assert!(!skipped.metrics.contains_key("tilt_degrees"));
+        assert!(!skipped.metrics.contains_key("recapture_score"));
+        assert_eq!(skipped.subject_box, measured.subject_box);
     }
 
     #[test]

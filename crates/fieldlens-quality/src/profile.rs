@@ -83,6 +83,7 @@ pub struct CheckProfile {
     /// `min_subject_fill`/`max_subject_fill` apply and no position is required.
     pub target: Option<TargetRegion>,
     /// Reason codes this profile does not check (e.g. `["framing"]` for a close-up of a label).
+    /// Skipping `tilted` or `recapture` also saves the line or screen-outline search.
     pub skip: Vec<Reason>,
 }
 

@@ -179,6 +179,8 @@ pub struct PhotoReport {
     /// Every problem found; empty when accepted.
     pub issues: Vec<Issue>,
     /// Everything measured, by name (e.g. `sharpness`, `mean_luma`, `clipped_high_share`).
+    /// The line and screen-outline metrics (`tilt_degrees`..., `recapture_score`...) are absent
+    /// when the profile skips `tilted` or `recapture`: those steps are not run.
     pub metrics: BTreeMap<String, f64>,
     /// The estimated subject box; `None` when no distinct subject was found.
     pub subject_box: Option<NormalizedBox>,
