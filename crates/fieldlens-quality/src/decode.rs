@@ -281,7 +281,7 @@ fn jpeg_missing(bytes: &[u8]) -> Option<&'static str> {
         if marker == 0xDA {
             // Entropy-coded data: 0xFF is always followed by 0x00 (stuffing) or a restart marker.
             loop {
-                let Some(offset) = bytes[at..].iter().position(|&byte| byte == 0xFF) else {
+                let Some(offset) = memchr::memchr(0xFF, &bytes[at..]) else {
                     return Some("the image data stops before the end-of-image marker");
                 };
                 at += offset;
