@@ -378,18 +378,21 @@ fn framing(m: &Measurements, profile: &CheckProfile) -> Option<Issue> {
             f64::from(profile.max_subject_fill),
         ),
     };
+    // A subject running out of three edges, or filling more than allowed, is too close.
+    let cut_subtype = |edges: usize| {
+        if edges >= 3 || fill > max_fill {
+            "too_close"
+        } else {
+            "cut_off"
+        }
+    };
     let edges_reached = m.vehicle_edges_reached();
     if let Some(edges) =
         edges_reached.filter(|&edges| edges >= MIN_CUT_EDGES && fill >= MIN_CUT_FILL)
     {
-        let subtype = if edges >= 3 || fill > max_fill {
-            "too_close"
-        } else {
-            "cut_off"
-        };
         return Some(Issue::new(
             Reason::Framing,
-            subtype,
+            cut_subtype(edges),
             edges as f64,
             (MIN_CUT_EDGES - 1) as f64,
         ));
@@ -400,11 +403,7 @@ fn framing(m: &Measurements, profile: &CheckProfile) -> Option<Issue> {
     let min_contact = f64::from(profile.max_edge_contact);
     let (cut_edges, contact) = m.subject.cut_edges(min_contact);
     if cut_edges >= 2 && !whole_vehicle {
-        let subtype = if cut_edges >= 3 || fill > max_fill {
-            "too_close"
-        } else {
-            "cut_off"
-        };
+        let subtype = cut_subtype(cut_edges);
         return Some(Issue::new(Reason::Framing, subtype, contact, min_contact));
     }
     if let Some(contact) = m
@@ -412,21 +411,20 @@ fn framing(m: &Measurements, profile: &CheckProfile) -> Option<Issue> {
         .clear_cut_edge(min_contact)
         .filter(|_| !whole_vehicle)
     {
-        let subtype = if fill > max_fill {
-            "too_close"
-        } else {
-            "cut_off"
-        };
-        return Some(Issue::new(Reason::Framing, subtype, contact, min_contact));
+        return Some(Issue::new(
+            Reason::Framing,
+            cut_subtype(1),
+            contact,
+            min_contact,
+        ));
     }
     if fill > max_fill {
         return Some(Issue::new(Reason::Framing, "too_close", fill, max_fill));
     }
-    // With a vehicle in view, too far means every vehicle the detector sees is small. Without
-    // one, small only when the saliency map agrees: the refined mask can shrink to a detail of
-    // a scene without a car, the saliency box does not.
-    // A small vehicle is not the subject when the segmented subject is plainly larger (a
-    // close-up of a part with a car parked behind it).
+    // With a vehicle in view, too far means every vehicle the detector sees is small, unless
+    // the segmented subject is plainly larger (a close-up of a part with a car parked behind
+    // it: the car is background). Without one, small only when the saliency map agrees: the
+    // refined mask can shrink to a detail of a scene without a car, the saliency box does not.
     let far_fill = match m.largest_vehicle_fill() {
         Some(_) if m.subject.mask_share >= LARGER_SUBJECT_FILL * min_fill => None,
         Some(vehicle) => Some(vehicle),
