@@ -471,15 +471,24 @@ struct PendingPhoto {
     attempt: Attempt,
 }
 
-/// Whether `error` means the link itself went away (the hub restarted or the network
-/// dropped), so rejoining the session may carry on; a refusal does not.
-fn link_lost(error: &ClientError) -> bool {
-    match error {
+/// `error` as the cause to rejoin the session after, when it means the link itself went away
+/// (the hub restarted or the network dropped); any other error (a refusal, a protocol fault)
+/// ends the command, with `what` as its context.
+fn rejoin_cause(
+    error: ClientError,
+    what: impl std::fmt::Display + Send + Sync + 'static,
+) -> anyhow::Result<ClientError> {
+    let lost = match &error {
         ClientError::Connection(_) | ClientError::Stream(_) | ClientError::Timeout(_) => true,
         ClientError::Closed(closed) => {
             matches!(closed.code, ErrorCode::ShuttingDown | ErrorCode::Internal)
         }
         _ => false,
+    };
+    if lost {
+        Ok(error)
+    } else {
+        Err(anyhow::Error::new(error).context(what))
     }
 }
 
@@ -666,15 +675,13 @@ pub async fn run_caller(args: CallerArgs) -> anyhow::Result<()> {
                     awaiting.push(pending);
                     None
                 }
-                Err(error) if link_lost(&error) => {
+                Err(error) => {
+                    let cause = rejoin_cause(error, format!("uploading {}", pending.upload_id))?;
                     queue.push_front(PendingPhoto {
                         attempt: Attempt::Retry,
                         ..pending
                     });
-                    Some(error)
-                }
-                Err(error) => {
-                    return Err(error).context(format!("uploading {}", pending.upload_id));
+                    Some(cause)
                 }
             }
         } else {
@@ -692,13 +699,11 @@ pub async fn run_caller(args: CallerArgs) -> anyhow::Result<()> {
                         }
                         None
                     }
-                    Err(error) if link_lost(&error) => Some(error),
-                    Err(error) => return Err(error).context("the media link ended"),
+                    Err(error) => Some(rejoin_cause(error, "the media link ended")?),
                 },
                 _ = ticker.tick() => match send_frame(&client, &mut frames_sent) {
                     Ok(()) => None,
-                    Err(error) if link_lost(&error) => Some(error),
-                    Err(error) => return Err(error).context("sending a frame"),
+                    Err(error) => Some(rejoin_cause(error, "sending a frame")?),
                 },
                 _ = tokio::signal::ctrl_c() => break,
             }
@@ -933,8 +938,7 @@ pub async fn run_tech_live(args: TechLiveArgs) -> anyhow::Result<()> {
                     window.add(&frame);
                     None
                 }
-                Err(error) if link_lost(&error) => Some(error),
-                Err(error) => return Err(error).context("the media link ended"),
+                Err(error) => Some(rejoin_cause(error, "the media link ended")?),
             },
             _ = poll.tick() => {
                 // Frames and events both need the client; events are read between frames.
@@ -943,11 +947,10 @@ pub async fn run_tech_live(args: TechLiveArgs) -> anyhow::Result<()> {
                 while let Some(event) = client.next_event().now_or_never() {
                     let body = match event {
                         Ok(body) => body,
-                        Err(error) if link_lost(&error) => {
-                            lost = Some(error);
+                        Err(error) => {
+                            lost = Some(rejoin_cause(error, "the media link ended")?);
                             break;
                         }
-                        Err(error) => return Err(error).context("the media link ended"),
                     };
                     match &body {
                         Body::ParticipantJoined(joined) => caller_present |= is_caller(&joined.participant),
