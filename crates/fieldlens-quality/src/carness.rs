@@ -15,7 +15,7 @@
 //! that cut the car (and crops that keep it whole) so that the model learns what a car looks
 //! like at the frame's edge rather than that cars never touch it. Photos without cars are
 //! negatives throughout. The features are computed by this module both for training (through
-//! `examples/car_cells_features.rs`) and at check time, so the two cannot drift apart.
+//! `examples/training_features.rs`) and at check time, so the two cannot drift apart.
 //!
 //! `FIELDLENS_CAR_MODEL=path` replaces the built-in model for the whole process; it exists so
 //! that the evaluation can score each half of the dev set with a model trained on the other half.
@@ -378,11 +378,8 @@ impl Model {
 fn model() -> Result<&'static Model, QualityError> {
     static MODEL: OnceLock<Result<Model, String>> = OnceLock::new();
     MODEL
-        .get_or_init(|| match std::env::var_os("FIELDLENS_CAR_MODEL") {
-            Some(path) => std::fs::read_to_string(&path)
-                .map_err(|error| format!("{}: {error}", path.to_string_lossy()))
-                .and_then(|text| Model::parse(&text)),
-            None => Model::parse(BUILT_IN),
+        .get_or_init(|| {
+            crate::weights::built_in_or_override("FIELDLENS_CAR_MODEL", BUILT_IN, Model::parse)
         })
         .as_ref()
         .map_err(|error| QualityError::Model(format!("car-likeness cells: {error}")))

@@ -17,6 +17,7 @@ use crate::exposure::{self, Exposure, Glare};
 use crate::objects::{self, Detection};
 use crate::recapture::{self, Recapture};
 use crate::report::{Issue, NormalizedBox, PhotoReport, Reason, Verdict};
+use crate::screen_look;
 use crate::sharpness::{self, BlurMeasure};
 use crate::subject::{self, Subject};
 use crate::tilt::{self, Tilt};
@@ -55,6 +56,11 @@ const MIN_DISPLAY_LUMA: f64 = 75.0;
 /// (0.5): a display photographed to pass off its picture fills a good part of the frame. Steps
 /// that photograph a display on purpose raise `max_recapture_score` as they do for outlines.
 const DISPLAY_SHARE_AT_DEFAULT_LIMIT: f64 = 0.35;
+/// Least screen look ([`screen_look`]) that confirms a recapture rule's finding: the rules find the
+/// shape of a screen, the look says whether the scene is one. A low bar: none of the dev set's
+/// recaptures the rules find looks less like a screen (cross-fitted), while a laptop lid or
+/// framed pictures on a wall found by the rules do.
+const MIN_SCREEN_LOOK: f64 = 0.2;
 
 /// Capture defects that make a photo unreadable for the content checks (tilt, framing,
 /// recapture): these are judged only on a photo free of them.
@@ -79,6 +85,9 @@ pub(crate) struct Measurements {
     pub subject: Subject,
     /// The screen-outline cue; `None` when the profile does not check recapture.
     pub recapture: Option<Recapture>,
+    /// How much the scene looks like a photo of a screen ([`screen_look`]); `None` when the
+    /// profile does not check recapture.
+    pub screen_look: Option<f64>,
     /// Objects found by the detector, strongest first.
     pub objects: Vec<Detection>,
     /// The largest display (TV, monitor, laptop, phone) found with at least
@@ -100,8 +109,10 @@ pub(crate) fn measure(
     profile: &CheckProfile,
 ) -> Result<Measurements, QualityError> {
     let gray = gray_of(&decoded.bgr)?;
-    let objects = objects::detect(&decoded.bgr)?;
-    let display = objects
+    let scene = objects::detect(&decoded.bgr)?;
+    let checks_recapture = profile.checks(Reason::Recapture);
+    let display = scene
+        .objects
         .iter()
         .filter(|d| d.is_display() && d.score >= MIN_DISPLAY_SCORE)
         .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
@@ -119,11 +130,13 @@ pub(crate) fn measure(
             .then(|| tilt::measure_tilt(&gray))
             .transpose()?,
         subject: subject::estimate_subject(&decoded.bgr)?,
-        recapture: profile
-            .checks(Reason::Recapture)
+        recapture: checks_recapture
             .then(|| recapture::measure_recapture(&gray))
             .transpose()?,
-        objects,
+        screen_look: checks_recapture
+            .then(|| screen_look::screen_look(&scene.features))
+            .transpose()?,
+        objects: scene.objects,
         display,
         hashes: Hashes::of(&decoded.bgr)?,
     })
@@ -188,6 +201,7 @@ impl Measurements {
                 ("bezel_contrast", recapture.bezel_contrast),
             ]
         }))
+        .chain(self.screen_look.map(|look| ("screen_look", look)))
         .chain(
             self.vehicle()
                 .map(|v| ("vehicle_score", f64::from(v.score))),
@@ -351,7 +365,8 @@ fn content_issues(m: &Measurements, profile: &CheckProfile) -> Vec<Issue> {
 
     add(framing(m, profile));
 
-    // Two cues, one limit: a lit screen outline, or a detected display filling the frame.
+    // Two cues, one limit: a lit screen outline, or a detected display filling the frame; and
+    // the scene must look the part.
     let max_recapture = f64::from(profile.max_recapture_score);
     let display = m.display_recapture_score();
     let outline = m.recapture.map_or(0.0, |recapture| recapture.score);
@@ -360,7 +375,8 @@ fn content_issues(m: &Measurements, profile: &CheckProfile) -> Vec<Issue> {
     } else {
         (display, "display")
     };
-    add((recapture > max_recapture)
+    let looks_like_a_screen = m.screen_look.is_none_or(|look| look >= MIN_SCREEN_LOOK);
+    add((recapture > max_recapture && looks_like_a_screen)
         .then(|| Issue::new(Reason::Recapture, subtype, recapture, max_recapture)));
     issues
 }
@@ -569,6 +585,7 @@ mod tests {
                 contrast: 0.5,
             },
             recapture: Some(Recapture::default()),
+            screen_look: Some(0.5),
             objects: Vec::new(),
             display: None,
             hashes: Hashes::parse(&"0".repeat(96)).unwrap(),
@@ -825,6 +842,32 @@ mod tests {
             120.0,
         ));
         assert!(judge(&m, &profile).is_empty(), "a TV in the background");
+    }
+
+    #[test]
+    fn a_rule_finding_needs_a_scene_that_looks_like_a_screen() {
+        let profile = CheckProfile::default();
+        let mut m = clean();
+        m.recapture = Some(Recapture {
+            score: 0.9,
+            ..Recapture::default()
+        });
+        m.screen_look = Some(MIN_SCREEN_LOOK);
+        assert_eq!(
+            reasons(&m, &profile),
+            vec![(Reason::Recapture, "screen".into())]
+        );
+        m.screen_look = Some(0.1);
+        assert!(
+            judge(&m, &profile).is_empty(),
+            "a lit outline in a scene that looks nothing like a screen: a window"
+        );
+        m.recapture = Some(Recapture::default());
+        m.screen_look = Some(0.99);
+        assert!(
+            judge(&m, &profile).is_empty(),
+            "the look alone raises nothing: a rating plate can look like a screen of text"
+        );
     }
 
     #[test]

@@ -39,9 +39,11 @@ pub mod profile;
 mod recapture;
 mod regions;
 pub mod report;
+pub mod screen_look;
 mod sharpness;
 mod subject;
 mod tilt;
+mod weights;
 
 pub use duplicate::Fingerprint;
 pub use engine::{are_duplicates, check_photo};

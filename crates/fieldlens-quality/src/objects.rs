@@ -16,6 +16,10 @@
 //! - **Output**: per cell of each stride, 80 class scores (already sigmoid) and, per box
 //!   side, a distribution over 0..10 strides; the distance is its expectation. Candidates
 //!   above [`MIN_SCORE`] are kept after per-class non-maximum suppression.
+//! - **Scene features**: the same forward pass also yields the network's inner feature maps
+//!   (the backbone and the feature pyramid at strides 8, 16 and 32); each channel's mean and
+//!   maximum over the frame make [`FEATURES`] numbers that describe what the scene looks like
+//!   (the screen look reads them, `screen_look.rs`).
 
 use std::cell::RefCell;
 
@@ -43,6 +47,18 @@ const HEADS: [(usize, &str, &str); 3] = [
     (16, "Identity_1:0", "Identity_4:0"),
     (32, "Identity_2:0", "Identity_5:0"),
 ];
+/// Inner feature maps pooled into the scene features: backbone stages and feature-pyramid
+/// levels at strides 8, 16 and 32, with their channel counts.
+const INNER: [(&str, usize); 6] = [
+    ("onnx_node!PartitionedCall/onnx_tf_prefix_Concat_27", 128),
+    ("onnx_node!PartitionedCall/onnx_tf_prefix_Concat_42", 256),
+    ("onnx_node!PartitionedCall/onnx_tf_prefix_Concat_62", 512),
+    ("onnx_node!PartitionedCall/onnx_tf_prefix_Add_107", 128),
+    ("onnx_node!PartitionedCall/onnx_tf_prefix_Add_128", 128),
+    ("onnx_node!PartitionedCall/onnx_tf_prefix_Add_149", 128),
+];
+/// Scene features: the mean and the maximum of every channel of the [`INNER`] maps.
+pub const FEATURES: usize = 2 * (128 + 256 + 512 + 128 + 128 + 128);
 /// COCO classes.
 const CLASSES: usize = 80;
 /// Bins of each box side's distance distribution.
@@ -85,12 +101,21 @@ impl Detection {
     }
 }
 
+/// What one pass of the network saw.
+#[derive(Debug, Clone)]
+pub(crate) struct Scene {
+    /// Detected objects, strongest first.
+    pub objects: Vec<Detection>,
+    /// [`FEATURES`] scene features.
+    pub features: Vec<f32>,
+}
+
 thread_local! {
     static NET: RefCell<Option<dnn::Net>> = const { RefCell::new(None) };
 }
 
-/// Detects objects on a BGR 8-bit working copy, strongest first.
-pub(crate) fn detect(bgr: &Mat) -> Result<Vec<Detection>, QualityError> {
+/// Runs the network on a BGR 8-bit working copy: the objects in it and its scene features.
+pub(crate) fn detect(bgr: &Mat) -> Result<Scene, QualityError> {
     let input = input_size(bgr.size()?);
     let blob = input_blob(bgr, input)?;
     let outputs = NET.with(|cell| -> Result<Vector<Mat>, QualityError> {
@@ -106,6 +131,9 @@ pub(crate) fn detect(bgr: &Mat) -> Result<Vec<Detection>, QualityError> {
         for (_, scores, boxes) in HEADS {
             names.push(scores);
             names.push(boxes);
+        }
+        for (name, _) in INNER {
+            names.push(name);
         }
         let mut outputs = Vector::<Mat>::new();
         net.forward(&mut outputs, &names)?;
@@ -123,7 +151,40 @@ pub(crate) fn detect(bgr: &Mat) -> Result<Vec<Detection>, QualityError> {
             &mut candidates,
         )?;
     }
-    Ok(suppress(candidates))
+    let mut features = Vec::with_capacity(FEATURES);
+    for (index, (name, channels)) in INNER.iter().enumerate() {
+        let map = outputs.get(2 * HEADS.len() + index)?;
+        pool_channels(name, *channels, map.data_typed::<f32>()?, &mut features)?;
+    }
+    Ok(Scene {
+        objects: suppress(candidates),
+        features,
+    })
+}
+
+/// Appends the mean and the maximum of each channel of an NCHW feature map's values (N = 1):
+/// first every mean, then every maximum.
+fn pool_channels(
+    name: &str,
+    channels: usize,
+    values: &[f32],
+    out: &mut Vec<f32>,
+) -> Result<(), QualityError> {
+    let cells = values.len() / channels.max(1);
+    if cells == 0 || values.len() != cells * channels {
+        return Err(QualityError::Model(format!(
+            "object detector: inner map {name} holds {} values, not a multiple of {channels} channels",
+            values.len()
+        )));
+    }
+    let planes = values.chunks_exact(cells);
+    out.extend(
+        planes
+            .clone()
+            .map(|plane| plane.iter().sum::<f32>() / cells as f32),
+    );
+    out.extend(planes.map(|plane| plane.iter().copied().fold(f32::NEG_INFINITY, f32::max)));
+    Ok(())
 }
 
 /// Network input for a frame: the long side [`INPUT`], the short side in proportion (rounded
@@ -298,6 +359,15 @@ mod tests {
     }
 
     #[test]
+    fn pooling_gives_each_channels_mean_then_each_channels_maximum() {
+        let map = [1f32, 3.0, -2.0, -4.0];
+        let mut out = Vec::new();
+        pool_channels("test", 2, &map, &mut out).unwrap();
+        assert_eq!(out, vec![2.0, -3.0, 3.0, -2.0]);
+        assert!(pool_channels("test", 3, &map, &mut out).is_err());
+    }
+
+    #[test]
     fn the_input_keeps_the_frame_shape_in_multiples_of_the_coarsest_stride() {
         assert_eq!(input_size(Size::new(512, 384)), Size::new(256, 192));
         assert_eq!(input_size(Size::new(287, 510)), Size::new(160, 256));
@@ -309,7 +379,13 @@ mod tests {
     fn a_flat_grey_frame_holds_no_confident_object() {
         let grey =
             Mat::new_rows_cols_with_default(240, 320, core::CV_8UC3, Scalar::all(128.0)).unwrap();
-        let found = detect(&grey).unwrap();
-        assert!(found.iter().all(|d| d.score < 0.35), "{found:?}");
+        let scene = detect(&grey).unwrap();
+        assert!(
+            scene.objects.iter().all(|d| d.score < 0.35),
+            "{:?}",
+            scene.objects
+        );
+        assert_eq!(scene.features.len(), FEATURES);
+        assert!(scene.features.iter().all(|v| v.is_finite()));
     }
 }

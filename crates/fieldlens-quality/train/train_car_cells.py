@@ -6,7 +6,7 @@
 
 Needs Python 3 with numpy, opencv-python and scikit-learn, and the dev set in
 ../shared/data/quality-dev (see its README). Cell features are computed by the crate itself
-(examples/car_cells_features.rs, built here unless --features-bin is given), so training and
+(examples/training_features.rs, built here unless --features-bin is given), so training and
 checking always see the same numbers.
 
 Training data: every photo with an annotated car box (cells inside the box are positives,
@@ -96,19 +96,35 @@ def cell_labels(rows, cols, box):
     return cover(rows, y, h)[:, None] * cover(cols, x, w)[None, :]
 
 
-def features_of(binary, paths):
-    out = {}
+def features_binary(given):
+    """The crate's training_features example: `given` when set, else built here."""
+    if given:
+        return given
+    subprocess.run(['cargo', 'build', '--release', '--quiet', '-p', 'fieldlens-quality',
+                    '--example', 'training_features'], check=True, cwd=REPO)
+    target = os.environ.get('CARGO_TARGET_DIR', os.path.join(REPO, 'target'))
+    return os.path.join(target, 'release', 'examples', 'training_features')
+
+
+def feature_lines(binary, kind, paths):
+    """The example's output lines for `paths`, split into (path, rest)."""
     for start in range(0, len(paths), 200):
         chunk = paths[start:start + 200]
-        text = subprocess.run([binary] + chunk, check=True, capture_output=True, text=True).stdout
+        text = subprocess.run([binary, kind] + chunk, check=True, capture_output=True, text=True).stdout
         for line in text.splitlines():
-            path, rows, rest = line.split('\t', 2)
-            if rows == 'error':
-                sys.exit(f'{path}: {rest}')
-            rows, cols = int(rows), int(rest.split('\t')[0])
-            values = rest.split('\t')[1].split() if '\t' in rest else []
-            grid = np.array(values, dtype=np.float32).reshape(rows, cols, FEATURES) if values else None
-            out[path] = grid
+            path, rest = line.split('\t', 1)
+            if rest.startswith('error\t'):
+                sys.exit(f'{path}: {rest[6:]}')
+            yield path, rest
+
+
+def features_of(binary, paths):
+    out = {}
+    for path, rest in feature_lines(binary, 'cells', paths):
+        rows, cols, values = rest.split('\t')
+        values = values.split()
+        grid = np.array(values, dtype=np.float32).reshape(int(rows), int(cols), FEATURES) if values else None
+        out[path] = grid
     return out
 
 
@@ -149,15 +165,10 @@ def main():
     parser.add_argument('--set', default=os.path.join(REPO, '..', 'shared', 'data', 'quality-dev'))
     parser.add_argument('--out', default=os.path.join(REPO, 'crates', 'fieldlens-quality', 'models', 'car_cells.gbm'))
     parser.add_argument('--halves', help='also write per-half models and file lists here')
-    parser.add_argument('--features-bin', help='prebuilt car_cells_features example')
+    parser.add_argument('--features-bin', help='prebuilt training_features example')
     args = parser.parse_args()
 
-    binary = args.features_bin
-    if not binary:
-        subprocess.run(['cargo', 'build', '--release', '--quiet', '-p', 'fieldlens-quality',
-                        '--example', 'car_cells_features'], check=True, cwd=REPO)
-        target = os.environ.get('CARGO_TARGET_DIR', os.path.join(REPO, 'target'))
-        binary = os.path.join(target, 'release', 'examples', 'car_cells_features')
+    binary = features_binary(args.features_bin)
 
     with open(os.path.join(args.set, 'labels.csv'), newline='') as f:
         rows = list(csv.DictReader(f))

@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Fit the screen look (models/screen_look.lin, src/screen_look.rs) from the labelled dev set.
+
+    python3 crates/fieldlens-quality/train/train_screen_look.py [--set DIR] [--out FILE]
+        [--halves DIR] [--features-bin PATH]
+
+Needs Python 3 with numpy and scikit-learn, and the dev set in ../shared/data/quality-dev (see
+its README). The features are the object detector's scene features (each inner channel's mean
+and maximum, src/objects.rs), computed by the crate itself through examples/training_features.rs
+(built here unless --features-bin is given), so fitting and checking see the same numbers.
+
+Model: logistic regression with an L2 penalty (C = 0.01), the two classes weighted to balance,
+inputs standardised; photos of screens against every labelled photo that is not a recapture.
+The checker uses it only to confirm what its recapture rules (screen detectors: a lit outline
+in a dark bezel, a lit display filling the frame) find, so it is fitted to tell a photo of a
+screen from anything else. The set's printouts, all pages of text, take no part in the fit
+(they would teach it that text is a recapture) and are scored like every other photo. The
+figures below are for the read-out alone, as a detector of its own.
+The standardisation is folded into the weights, so the file holds `linear <n> <bias>` and n
+weights, and the check computes sigmoid(bias + w . f).
+
+Before writing, it prints how the model does on photos it never saw, two ways:
+- each half of the set (split by `group`, as scripts/eval-quality does) scored by a model fitted
+  on the other half;
+- leave one session out: every capture session of the recapture source (a laptop, a monitor, a
+  TV in a living room, printouts; and each session of real photos) scored by a model fitted
+  without that session - a kind of screen the model has never seen.
+Photos with a capture defect (blur, exposure, noise...) are scored too, though the checker only
+judges recapture on photos free of those.
+
+--halves DIR also writes DIR/half0.lin (fitted on half 1, for scoring half 0) and
+DIR/half1.lin, for scripts/eval-quality --crossfit.
+"""
+import argparse
+import csv
+import os
+import sys
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from train_car_cells import REPO, feature_lines, features_binary, half_of  # noqa: E402
+
+C = 0.01
+FEATURES = 2560
+
+
+def features_of(binary, paths):
+    out = {}
+    for path, rest in feature_lines(binary, 'scene', paths):
+        values = np.array(rest.split(), dtype=np.float64)
+        if values.size != FEATURES:
+            sys.exit(f'{path}: {values.size} features, expected {FEATURES}')
+        out[path] = values
+    return out
+
+
+def fit(x, y):
+    """Returns (bias, weights) of a standardised, balanced logistic regression, unstandardised."""
+    mean, spread = x.mean(axis=0), x.std(axis=0)
+    spread[spread < 1e-6] = np.inf   # a constant feature gets weight 0
+    model = LogisticRegression(C=C, class_weight='balanced', max_iter=5000)
+    model.fit((x - mean) / spread, y)
+    weights = model.coef_[0] / spread
+    return float(model.intercept_[0] - weights @ mean), weights
+
+
+def probability(model, x):
+    bias, weights = model
+    return 1 / (1 + np.exp(-(bias + x @ weights)))
+
+
+def export(model, path, note):
+    bias, weights = model
+    lines = [f'# screen look, a read-out of the detector scene features, {note}',
+             '# written by train_screen_look.py', f'linear {FEATURES} {bias!r}']
+    lines += [' '.join(f'{w:.7g}' for w in weights[i:i + 8]) for i in range(0, FEATURES, 8)]
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + '\n')
+
+
+def report(name, p, y):
+    flagged = p > 0.5
+    tp, fp, fn = int((flagged & y).sum()), int((flagged & ~y).sum()), int((~flagged & y).sum())
+    f1 = 2 * tp / max(1, 2 * tp + fp + fn)
+    print(f'{name}: F1 {f1:.3f} (found {tp} of {tp + fn} recaptures, {fp} false alarms in {len(y)} photos)')
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--set', default=os.path.join(REPO, '..', 'shared', 'data', 'quality-dev'))
+    parser.add_argument('--out', default=os.path.join(REPO, 'crates', 'fieldlens-quality', 'models', 'screen_look.lin'))
+    parser.add_argument('--halves', help='also write per-half models here')
+    parser.add_argument('--features-bin', help='prebuilt training_features example')
+    args = parser.parse_args()
+
+    binary = features_binary(args.features_bin)
+
+    with open(os.path.join(args.set, 'labels.csv'), newline='') as f:
+        rows = list(csv.DictReader(f))
+    paths = [os.path.join(args.set, 'images', r['file']) for r in rows]
+    found = features_of(binary, paths)
+    x = np.stack([found[p] for p in paths])
+    y = np.array([r['defect'] == 'recapture' for r in rows])
+    fitted = np.array([r['subtype'] != 'print' for r in rows])
+    half = np.array([half_of(r['group']) for r in rows])
+    # The capture session of the recapture source's photos (its folder); '' for other sources.
+    session = np.array([r['source_path'].split('/')[-2] if 'recapture' in r['source_repo'] else ''
+                        for r in rows])
+
+    def fit_on(chosen):
+        chosen = chosen & fitted
+        return fit(x[chosen], y[chosen])
+
+    crossfit = np.zeros(len(rows))
+    for k in (0, 1):
+        crossfit[half == k] = probability(fit_on(half != k), x[half == k])
+    report('each half scored by a model fitted on the other', crossfit, y)
+    unseen = crossfit.copy()
+    for s in sorted(set(session) - {''}):
+        unseen[session == s] = probability(fit_on(session != s), x[session == s])
+    report('each recapture-source session left out in turn', unseen, y)
+
+    every = np.ones(len(rows), dtype=bool)
+    export(fit_on(every), args.out, f'fitted on {fitted.sum()} photos of {args.set.rstrip("/").split("/")[-1]}')
+    print(f'wrote {args.out}')
+    if args.halves:
+        os.makedirs(args.halves, exist_ok=True)
+        for k in (0, 1):
+            export(fit_on(half != k), os.path.join(args.halves, f'half{k}.lin'),
+                   f'fitted on the other half than {k}')
+        print(f'wrote per-half models to {args.halves}')
+
+
+if __name__ == '__main__':
+    main()
