@@ -2,7 +2,7 @@
 //!
 //! Saliency alone assumes the frame's edge is background, so it cannot see a car that runs
 //! out of the frame. This module adds an appearance cue: the working copy is shrunk to
-//! [`SIDE`] pixels on the long side and cut into 8×8-pixel cells; each cell is described by
+//! `SIDE` (160) pixels on the long side and cut into 8×8-pixel cells; each cell is described by
 //! 49 numbers — gradient-orientation histograms (9 bins, the cell alone and pooled over its
 //! 3×3 and 5×5 neighbourhoods, contrast-normalised like HOG), gradient energy, the Lab mean and
 //! spread of the cell and of its neighbourhoods, its colour relative to the whole frame, and its

@@ -7,7 +7,7 @@
 //! trained on COCO to tell TVs, laptops, phones and books from everything else — and a linear
 //! model reads them:
 //!
-//! `screen_look = σ(w · f + b)`, `f` being the detector's [`objects::FEATURES`] scene features
+//! `screen_look = σ(w · f + b)`, `f` being the detector's 2,560 scene features
 //! of the photo (each inner channel's mean and maximum, `objects.rs`).
 //!
 //! The look only *confirms* a rule's finding; it never raises one by itself. On its own it
