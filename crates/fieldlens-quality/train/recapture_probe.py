@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A tried and dropped recapture cue: a linear read-out of the object detector's inner features.
+"""The screen look on its own as the recapture cue: tried, and used only to confirm the rules.
 
     python3 crates/fieldlens-quality/train/recapture_probe.py [--set DIR] [--score PHOTO...]
 
