@@ -35,8 +35,13 @@ const WINDOW: i32 = 3;
 pub(crate) const MAX_LEVEL_SHARE: f64 = 0.08;
 /// Folded angles beyond this are ambiguous and never reported as tilt.
 pub(crate) const MAX_JUDGED_DEGREES: f64 = 40.0;
-/// Total segment length, in frame diagonals, needed before tilt is judged.
-pub(crate) const MIN_LINE_EVIDENCE: f64 = 2.0;
+/// Total segment length, in frame diagonals, needed before tilt is judged. A rolled photo whose
+/// roll can be read has long lines to read it from: every tilted photo of the dev set, and all
+/// 209 of 240 photos the checker calls tilted after turning the set's clean car photos by its
+/// recipe (`train/tilt_rotations.py`), carry at least 7; a close-up of a table or fabric can
+/// carry under 5 and still line up diagonally. (2.0 until 23 Nov: the table close-up at 4.2 was
+/// called tilted.)
+pub(crate) const MIN_LINE_EVIDENCE: f64 = 5.0;
 
 /// Line-orientation measurements.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
