@@ -377,12 +377,13 @@ impl Model {
 
 fn model() -> Result<&'static Model, QualityError> {
     static MODEL: OnceLock<Result<Model, String>> = OnceLock::new();
-    MODEL
-        .get_or_init(|| {
-            crate::weights::built_in_or_override("FIELDLENS_CAR_MODEL", BUILT_IN, Model::parse)
-        })
-        .as_ref()
-        .map_err(|error| QualityError::Model(format!("car-likeness cells: {error}")))
+    crate::weights::load(
+        &MODEL,
+        "car-likeness cells",
+        "FIELDLENS_CAR_MODEL",
+        BUILT_IN,
+        Model::parse,
+    )
 }
 
 #[cfg(test)]

@@ -382,8 +382,8 @@ fn content_issues(m: &Measurements, profile: &CheckProfile) -> Vec<Issue> {
 }
 
 /// Framing: a subject running out of the frame on two or more edges, or plainly on one, is cut
-/// off (too close when it also fills the frame); otherwise its box is held against the target region when the
-/// profile sets one, else against the fill limits.
+/// off (too close when it also fills the frame); otherwise its box is held against the target
+/// region when the profile sets one, else against the fill limits.
 fn framing(m: &Measurements, profile: &CheckProfile) -> Option<Issue> {
     let subject = m.subject_box()?;
     let fill = subject.area();

@@ -7,9 +7,9 @@
 //!
 //! - **Model**: NanoDet-g (RangiLyu/nanodet, Apache-2.0; 3.8 M parameters, 80 COCO classes,
 //!   generalised-focal-loss head with strides 8, 16 and 32), in `models/nanodet_g_416.onnx`
-//!   (fp32: OpenCV 4.6 reads no fp16 weights); `train/nanodet_to_onnx.py` says where it comes from and how it was
-//!   converted. It is compiled into the crate and loaded once per thread (an OpenCV `Net` is
-//!   not shareable between threads).
+//!   (fp32: OpenCV 4.6 reads no fp16 weights); `train/nanodet_to_onnx.py` says where it comes
+//!   from and how it was converted. It is compiled into the crate and loaded once per thread
+//!   (an OpenCV `Net` is not shareable between threads).
 //! - **Input**: the working copy resized to a long side of [`INPUT`] pixels with its aspect
 //!   kept (the short side rounded to a multiple of 32), BGR, normalised with the model's
 //!   training mean and spread.
@@ -58,7 +58,15 @@ const INNER: [(&str, usize); 6] = [
     ("onnx_node!PartitionedCall/onnx_tf_prefix_Add_149", 128),
 ];
 /// Scene features: the mean and the maximum of every channel of the [`INNER`] maps.
-pub const FEATURES: usize = 2 * (128 + 256 + 512 + 128 + 128 + 128);
+pub const FEATURES: usize = {
+    let mut channels = 0;
+    let mut map = 0;
+    while map < INNER.len() {
+        channels += INNER[map].1;
+        map += 1;
+    }
+    2 * channels
+};
 /// COCO classes.
 const CLASSES: usize = 80;
 /// Bins of each box side's distance distribution.
@@ -111,7 +119,8 @@ pub(crate) struct Scene {
 }
 
 thread_local! {
-    static NET: RefCell<Option<dnn::Net>> = const { RefCell::new(None) };
+    /// The network and the names of the outputs read from it, made on a thread's first photo.
+    static NET: RefCell<Option<(dnn::Net, Vector<String>)>> = const { RefCell::new(None) };
 }
 
 /// Runs the network on a BGR 8-bit working copy: the objects in it and its scene features.
@@ -123,20 +132,16 @@ pub(crate) fn detect(bgr: &Mat) -> Result<Scene, QualityError> {
         if slot.is_none() {
             let net = dnn::read_net_from_onnx_buffer(&Vector::from_slice(MODEL))
                 .map_err(|error| QualityError::Model(format!("object detector: {error}")))?;
-            *slot = Some(net);
+            let heads = HEADS
+                .iter()
+                .flat_map(|(_, scores, boxes)| [*scores, *boxes]);
+            let inner = INNER.iter().map(|(name, _)| *name);
+            *slot = Some((net, heads.chain(inner).collect()));
         }
-        let net = slot.as_mut().expect("loaded above");
+        let (net, names) = slot.as_mut().expect("loaded above");
         net.set_input(&blob, "", 1.0, Scalar::default())?;
-        let mut names = Vector::<String>::new();
-        for (_, scores, boxes) in HEADS {
-            names.push(scores);
-            names.push(boxes);
-        }
-        for (name, _) in INNER {
-            names.push(name);
-        }
         let mut outputs = Vector::<Mat>::new();
-        net.forward(&mut outputs, &names)?;
+        net.forward(&mut outputs, names)?;
         Ok(outputs)
     })?;
     let mut candidates = Vec::new();

@@ -90,16 +90,13 @@ impl Linear {
 
 fn model() -> Result<&'static Linear, QualityError> {
     static MODEL: OnceLock<Result<Linear, String>> = OnceLock::new();
-    MODEL
-        .get_or_init(|| {
-            crate::weights::built_in_or_override(
-                "FIELDLENS_SCREEN_LOOK_MODEL",
-                BUILT_IN,
-                Linear::parse,
-            )
-        })
-        .as_ref()
-        .map_err(|error| QualityError::Model(format!("screen-look weights: {error}")))
+    crate::weights::load(
+        &MODEL,
+        "screen-look weights",
+        "FIELDLENS_SCREEN_LOOK_MODEL",
+        BUILT_IN,
+        Linear::parse,
+    )
 }
 
 /// The detector's scene features of an encoded photo, as the check computes them; for

@@ -1,20 +1,21 @@
 //! Tilt: how far the dominant straight lines are from level.
 //!
-//! Straight segments are found with OpenCV's LSD line segment detector on the grey working
-//! copy, at [`LSD_SCALE`] and without LSD's refinement; segments shorter than 4% of the frame's diagonal are dropped (texture, text). Each
-//! segment votes with its length for its angle folded into −45°..45° (so a vertical and a
-//! horizontal edge of the same upright structure vote for the same angle).
+//! Straight segments are found with OpenCV's LSD line segment detector on the grey working copy, at
+//! [`LSD_SCALE`] and without LSD's refinement; segments shorter than 4% of the frame's diagonal are
+//! dropped (texture, text). Each segment votes with its length for its angle folded into −45°..45°
+//! (so a vertical and a horizontal edge of the same upright structure vote for the same angle).
 //!
 //! In a photo held level, vertical edges (door frames, pillars, poles, appliance sides) stay
-//! vertical whatever the perspective, and horizon and floor lines near the centre stay
-//! horizontal, so a clear share of the line length lies within ±3° of the axes. When the
-//! camera is rolled, *every* line turns by the same angle: the axis-aligned share collapses
-//! and the votes pile up around the roll angle instead. So `tilt_degrees` is the centre of the
-//! strongest ±3° window of votes, and the photo is `tilted` when that angle exceeds
-//! `max_tilt_degrees` (and stays below [`MAX_JUDGED_DEGREES`]: near ±45° the folded angle cannot
-//! tell a roll one way from a roll the other way, or diagonal content from either) **and** fewer than [`MAX_LEVEL_SHARE`] of the votes are axis-aligned **and**
-//! the lines carry enough evidence (total length of at least [`MIN_LINE_EVIDENCE`] diagonals) —
-//! a close-up of a textured surface, or a scene without lines, is never called tilted.
+//! vertical whatever the perspective, and horizon and floor lines near the centre stay horizontal,
+//! so a clear share of the line length lies within ±3° of the axes. When the camera is rolled,
+//! *every* line turns by the same angle: the axis-aligned share collapses and the votes pile up
+//! around the roll angle instead. So `tilt_degrees` is the centre of the strongest ±3° window of
+//! votes, and the photo is `tilted` when that angle exceeds `max_tilt_degrees` (and stays below
+//! [`MAX_JUDGED_DEGREES`]: near ±45° the folded angle cannot tell a roll one way from a roll the
+//! other way, or diagonal content from either) **and** fewer than [`MAX_LEVEL_SHARE`] of the votes
+//! are axis-aligned **and** the lines carry enough evidence (total length of at least
+//! [`MIN_LINE_EVIDENCE`] diagonals) — a close-up of a textured surface, or a scene without lines,
+//! is never called tilted.
 
 use opencv::core::{Mat, Vec4f, Vector};
 use opencv::imgproc;
@@ -39,8 +40,7 @@ pub(crate) const MAX_JUDGED_DEGREES: f64 = 40.0;
 /// roll can be read has long lines to read it from: every tilted photo of the dev set, and all
 /// 209 of 240 photos the checker calls tilted after turning the set's clean car photos by its
 /// recipe (`train/tilt_rotations.py`), carry at least 7; a close-up of a table or fabric can
-/// carry under 5 and still line up diagonally. (2.0 until 23 Nov: the table close-up at 4.2 was
-/// called tilted.)
+/// carry under 5 and still line up diagonally.
 pub(crate) const MIN_LINE_EVIDENCE: f64 = 5.0;
 
 /// Line-orientation measurements.
