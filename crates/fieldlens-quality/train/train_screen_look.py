@@ -2,7 +2,7 @@
 """Fit the screen look (models/screen_look.lin, src/screen_look.rs) from the labelled dev set.
 
     python3 crates/fieldlens-quality/train/train_screen_look.py [--set DIR] [--out FILE]
-        [--halves DIR] [--features-bin PATH]
+        [--halves DIR] [--features-bin PATH] [--rules FILE]
 
 Needs Python 3 with numpy and scikit-learn, and the dev set in ../shared/data/quality-dev (see
 its README). The features are the object detector's scene features (each inner channel's mean
@@ -30,9 +30,21 @@ judges recapture on photos free of those.
 
 --halves DIR also writes DIR/half0.lin (fitted on half 1, for scoring half 0) and
 DIR/half1.lin, for scripts/eval-quality --crossfit.
+
+--rules FILE reads what the recapture rules find on their own: `fieldlens check --json` over
+the set's images with weights that always confirm,
+
+    python3 -c "print('linear 2560 50', '0 ' * 2560)" > /tmp/always.lin
+    FIELDLENS_SCREEN_LOOK_MODEL=/tmp/always.lin target/release/fieldlens check --json \
+        ../shared/data/quality-dev/images > /tmp/rules.jsonl
+
+and prints, for each bar the look must reach to confirm a finding (src/engine.rs,
+MIN_SCREEN_LOOK), how many true and false findings the cross-fitted look keeps; and, with each
+recapture session left out of the fit, the least look among the true findings.
 """
 import argparse
 import csv
+import json
 import os
 import sys
 
@@ -93,6 +105,7 @@ def main():
     parser.add_argument('--out', default=os.path.join(REPO, 'crates', 'fieldlens-quality', 'models', 'screen_look.lin'))
     parser.add_argument('--halves', help='also write per-half models here')
     parser.add_argument('--features-bin', help='prebuilt training_features example')
+    parser.add_argument('--rules', help='fieldlens check --json output with the look switched off')
     args = parser.parse_args()
 
     binary = features_binary(args.features_bin)
@@ -121,6 +134,19 @@ def main():
     for s in sorted(set(session) - {''}):
         unseen[session == s] = probability(fit_on(session != s), x[session == s])
     report('each recapture-source session left out in turn', unseen, y)
+
+    if args.rules:
+        with open(args.rules) as f:
+            flagged = {os.path.basename(j['file']) for j in map(json.loads, f) if 'recapture' in j['reasons']}
+        found = np.array([r['file'] in flagged for r in rows])
+        true_found, false_found = found & y, found & ~y
+        print(f'the rules find {true_found.sum()} recaptures and {false_found.sum()} photos that are not')
+        for bar in (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4):
+            kept = crossfit >= bar
+            print(f'  look >= {bar:.2f} (cross-fitted) keeps {(true_found & kept).sum()} true and '
+                  f'{(false_found & kept).sum()} false findings')
+        print(f'  each session left out: least look of a true finding {unseen[true_found].min():.2f}; '
+              f'false findings under 0.2: {(false_found & (unseen < 0.2)).sum()}')
 
     every = np.ones(len(rows), dtype=bool)
     export(fit_on(every), args.out, f'fitted on {fitted.sum()} photos of {args.set.rstrip("/").split("/")[-1]}')
