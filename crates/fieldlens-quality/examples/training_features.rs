@@ -12,7 +12,7 @@ use std::io::Write;
 
 use fieldlens_quality::CheckProfile;
 use fieldlens_quality::carness::photo_cell_features;
-use fieldlens_quality::screen_look::photo_scene_features;
+use fieldlens_quality::looks::photo_scene_features;
 
 /// The features of one photo as the text after its path.
 fn features(kind: &str, bytes: &[u8], profile: &CheckProfile) -> Result<String, String> {

@@ -14,10 +14,10 @@ use sha2::{Digest, Sha256};
 use crate::decode::{self, Decoded};
 use crate::duplicate::{Fingerprint, Hashes};
 use crate::exposure::{self, Exposure, Glare};
+use crate::looks;
 use crate::objects::{self, Detection};
 use crate::recapture::{self, Recapture};
 use crate::report::{Issue, NormalizedBox, PhotoReport, Reason, Verdict};
-use crate::screen_look;
 use crate::sharpness::{self, BlurMeasure};
 use crate::subject::{self, Subject};
 use crate::tilt::{self, Tilt};
@@ -56,11 +56,20 @@ const MIN_DISPLAY_LUMA: f64 = 75.0;
 /// (0.5): a display photographed to pass off its picture fills a good part of the frame. Steps
 /// that photograph a display on purpose raise `max_recapture_score` as they do for outlines.
 const DISPLAY_SHARE_AT_DEFAULT_LIMIT: f64 = 0.35;
-/// Least screen look ([`screen_look`]) that confirms a recapture rule's finding: the rules find the
-/// shape of a screen, the look says whether the scene is one. A low bar: none of the dev set's
-/// recaptures the rules find looks less like a screen (cross-fitted), while a laptop lid or
-/// framed pictures on a wall found by the rules do.
+/// Least screen look ([`looks::screen_look`]) that confirms a recapture rule's finding: the
+/// rules find the shape of a screen, the look says whether the scene is one. A low bar: none of
+/// the dev set's recaptures the rules find looks less like a screen (cross-fitted), while a
+/// laptop lid or framed pictures on a wall found by the rules do.
 const MIN_SCREEN_LOOK: f64 = 0.2;
+/// Least tilt look ([`looks::tilt_look`]) that calls a vehicle scene tilted by itself: the least
+/// bar at which under 1% of the level photos made for its training are called rolled, scored by
+/// a look fitted without them (`train/train_tilt_look.py`). No rule checks this finding, so the
+/// look must be sure.
+const MIN_TILT_LOOK: f64 = 0.9;
+/// Largest tilt limit the tilt look speaks for: it was taught rolls of 15–35° against rolls of
+/// 0–5°, so it tells a photo over a limit of 10° from one well under it; a profile that allows
+/// more leaves tilt to the lines.
+const TILT_LOOK_LIMIT: f64 = 10.0;
 
 /// Capture defects that make a photo unreadable for the content checks (tilt, framing,
 /// recapture): these are judged only on a photo free of them.
@@ -82,10 +91,13 @@ pub(crate) struct Measurements {
     pub noise_sigma: f64,
     /// `None` when the profile does not check tilt (LSD is the dearest classical step).
     pub tilt: Option<Tilt>,
+    /// How much the scene looks like a rolled vehicle scene ([`looks::tilt_look`]); `None` when
+    /// the profile does not check tilt.
+    pub tilt_look: Option<f64>,
     pub subject: Subject,
     /// The screen-outline cue; `None` when the profile does not check recapture.
     pub recapture: Option<Recapture>,
-    /// How much the scene looks like a photo of a screen ([`screen_look`]); `None` when the
+    /// How much the scene looks like a photo of a screen ([`looks::screen_look`]); `None` when the
     /// profile does not check recapture.
     pub screen_look: Option<f64>,
     /// Objects found by the detector, strongest first.
@@ -111,6 +123,7 @@ pub(crate) fn measure(
     let gray = gray_of(&decoded.bgr)?;
     let scene = objects::detect(&decoded.bgr)?;
     let checks_recapture = profile.checks(Reason::Recapture);
+    let checks_tilt = profile.checks(Reason::Tilted);
     let display = scene
         .objects
         .iter()
@@ -125,16 +138,16 @@ pub(crate) fn measure(
         glare: exposure::find_glare(&gray)?,
         blur: sharpness::measure_blur(&gray)?,
         noise_sigma: sharpness::measure_noise(&gray)?,
-        tilt: profile
-            .checks(Reason::Tilted)
-            .then(|| tilt::measure_tilt(&gray))
+        tilt: checks_tilt.then(|| tilt::measure_tilt(&gray)).transpose()?,
+        tilt_look: checks_tilt
+            .then(|| looks::tilt_look(&scene.features))
             .transpose()?,
         subject: subject::estimate_subject(&decoded.bgr)?,
         recapture: checks_recapture
             .then(|| recapture::measure_recapture(&gray))
             .transpose()?,
         screen_look: checks_recapture
-            .then(|| screen_look::screen_look(&scene.features))
+            .then(|| looks::screen_look(&scene.features))
             .transpose()?,
         objects: scene.objects,
         display,
@@ -201,6 +214,7 @@ impl Measurements {
                 ("bezel_contrast", recapture.bezel_contrast),
             ]
         }))
+        .chain(self.tilt_look.map(|look| ("tilt_look", look)))
         .chain(self.screen_look.map(|look| ("screen_look", look)))
         .chain(
             self.vehicle()
@@ -354,14 +368,7 @@ fn content_issues(m: &Measurements, profile: &CheckProfile) -> Vec<Issue> {
     let mut issues = Vec::new();
     let mut add = |candidate: Option<Issue>| issues.extend(candidate);
 
-    if let Some(tilt) = m.tilt {
-        let max_tilt = f64::from(profile.max_tilt_degrees);
-        let tilted = tilt.degrees.abs() > max_tilt
-            && tilt.degrees.abs() < tilt::MAX_JUDGED_DEGREES
-            && tilt.level_share < tilt::MAX_LEVEL_SHARE
-            && tilt.evidence >= tilt::MIN_LINE_EVIDENCE;
-        add(tilted.then(|| Issue::new(Reason::Tilted, "", tilt.degrees.abs(), max_tilt)));
-    }
+    add(tilted(m, profile));
 
     add(framing(m, profile));
 
@@ -379,6 +386,30 @@ fn content_issues(m: &Measurements, profile: &CheckProfile) -> Vec<Issue> {
     add((recapture > max_recapture && looks_like_a_screen)
         .then(|| Issue::new(Reason::Recapture, subtype, recapture, max_recapture)));
     issues
+}
+
+/// Tilt, two cues: the line rule (`tilt.rs`) reads the roll off the long straight lines; in a
+/// vehicle scene, whose body lines converge in perspective, the tilt look may also call the
+/// photo tilted when the profile's limit is one it speaks for.
+fn tilted(m: &Measurements, profile: &CheckProfile) -> Option<Issue> {
+    let max_tilt = f64::from(profile.max_tilt_degrees);
+    if let Some(tilt) = m.tilt {
+        let by_lines = tilt.degrees.abs() > max_tilt
+            && tilt.degrees.abs() < tilt::MAX_JUDGED_DEGREES
+            && tilt.level_share < tilt::MAX_LEVEL_SHARE
+            && tilt.evidence >= tilt::MIN_LINE_EVIDENCE;
+        if by_lines {
+            return Some(Issue::new(
+                Reason::Tilted,
+                "lines",
+                tilt.degrees.abs(),
+                max_tilt,
+            ));
+        }
+    }
+    let look = m.tilt_look?;
+    (look >= MIN_TILT_LOOK && max_tilt <= TILT_LOOK_LIMIT && m.vehicle().is_some())
+        .then(|| Issue::new(Reason::Tilted, "look", look, MIN_TILT_LOOK))
 }
 
 /// Framing: a subject running out of the frame on two or more edges, or plainly on one, is cut
@@ -585,6 +616,7 @@ mod tests {
                 contrast: 0.5,
             },
             recapture: Some(Recapture::default()),
+            tilt_look: Some(0.1),
             screen_look: Some(0.5),
             objects: Vec::new(),
             display: None,
@@ -648,7 +680,7 @@ mod tests {
         m.tilt = Some(tilt);
         assert_eq!(
             reasons(&m, &CheckProfile::default()),
-            vec![(Reason::Tilted, String::new())]
+            vec![(Reason::Tilted, "lines".into())]
         );
         m.tilt = Some(Tilt {
             degrees: 44.5,
@@ -662,6 +694,35 @@ mod tests {
         assert!(
             judge(&m, &CheckProfile::default()).is_empty(),
             "a few diagonal lines, as on a close-up of a table, are too little to read a roll from"
+        );
+    }
+
+    #[test]
+    fn a_vehicle_scene_that_looks_rolled_is_tilted_whatever_its_lines() {
+        let profile = CheckProfile::default();
+        let mut m = clean();
+        m.objects = vec![detection(objects::class::CAR, 0.6, 0.2, 0.2, 0.6, 0.6)];
+        m.tilt_look = Some(MIN_TILT_LOOK);
+        assert_eq!(
+            reasons(&m, &profile),
+            vec![(Reason::Tilted, "look".into())],
+            "level lines: a car's body lines in perspective"
+        );
+        m.tilt_look = Some(0.8);
+        assert!(judge(&m, &profile).is_empty(), "the look is not sure");
+        m.tilt_look = Some(0.99);
+        let lenient = CheckProfile {
+            max_tilt_degrees: 15.0,
+            ..CheckProfile::default()
+        };
+        assert!(
+            judge(&m, &lenient).is_empty(),
+            "the look was not taught where a 15° limit lies"
+        );
+        m.objects.clear();
+        assert!(
+            judge(&m, &profile).is_empty(),
+            "without a vehicle the lines decide: the look was taught on vehicle scenes"
         );
     }
 
@@ -889,7 +950,7 @@ mod tests {
         assert_eq!(
             reasons(&m, &profile),
             vec![
-                (Reason::Tilted, String::new()),
+                (Reason::Tilted, "lines".into()),
                 (Reason::Recapture, "screen".into())
             ]
         );

@@ -15,7 +15,8 @@
 //! each check is documented in its module: [`decode`] (guarded decoding), `exposure`
 //! (exposure and glare), `sharpness` (blur and noise), `tilt`, `subject` (subject box, used
 //! for framing) with [`carness`] (the learned car-likeness of each cell), `objects` (a
-//! pretrained COCO detector: the car's box, and displays filling the frame), `recapture`,
+//! pretrained COCO detector: the car's box, and displays filling the frame), [`looks`] (learned
+//! read-outs of the detector's scene features: a screen, a rolled vehicle scene), `recapture`,
 //! `duplicate`.
 //!
 //! The content checks (tilt, framing, recapture) are judged only on a readable photo: when blur,
@@ -34,13 +35,13 @@ mod duplicate;
 mod engine;
 mod error;
 mod exposure;
+pub mod looks;
 mod messages;
 mod objects;
 pub mod profile;
 mod recapture;
 mod regions;
 pub mod report;
-pub mod screen_look;
 mod sharpness;
 mod subject;
 mod tilt;

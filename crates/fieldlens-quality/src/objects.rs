@@ -19,7 +19,7 @@
 //! - **Scene features**: the same forward pass also yields the network's inner feature maps
 //!   (the backbone and the feature pyramid at strides 8, 16 and 32); each channel's mean and
 //!   maximum over the frame make [`FEATURES`] numbers that describe what the scene looks like
-//!   (the screen look reads them, `screen_look.rs`).
+//!   (the screen look and the tilt look read them, `looks.rs`).
 
 use std::cell::RefCell;
 

@@ -29,7 +29,7 @@
 //! monitors and TVs; what they cannot see is a screen filling the whole frame (no outline) or
 //! a printout (no light of its own). What they cannot tell is a screen from another lit or
 //! framed rectangle, so their finding counts only when the scene also looks like a screen
-//! (`screen_look.rs`).
+//! (`looks.rs`).
 
 use opencv::core::{self, Mat, Point, Scalar, Size, Vector};
 use opencv::imgproc;

@@ -16,6 +16,10 @@
 //! are axis-aligned **and** the lines carry enough evidence (total length of at least
 //! [`MIN_LINE_EVIDENCE`] diagonals) — a close-up of a textured surface, or a scene without lines,
 //! is never called tilted.
+//!
+//! Perspective is this rule's weak spot: a car's body lines converge, so on a car photo the
+//! strongest direction can be half the roll or a perspective diagonal. In a vehicle scene the
+//! tilt look (`looks.rs`) can therefore call a photo tilted that the lines leave level.
 
 use opencv::core::{Mat, Vec4f, Vector};
 use opencv::imgproc;

@@ -18,7 +18,7 @@ whole set for other photos.
 
 BENCHMARKS / the closing note of 23 Nov: the cue beats the hand rules on the dev set, but it
 calls any flat rectangle of text a recapture (rating plates, which the guide packs ask for), so
-the checker uses it only to confirm the rules' findings (src/screen_look.rs, fitted by
+the checker uses it only to confirm the rules' findings (src/looks.rs, fitted by
 train_screen_look.py on the crate's own features).
 """
 import argparse

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """More tilted photos than the dev set's 15, made by its own recipe, to check the tilt rule.
 
-    python3 crates/fieldlens-quality/train/tilt_rotations.py [--set DIR] [--bin PATH]
+    python3 crates/fieldlens-quality/train/tilt_rotations.py [--set DIR] [--bin PATH] [--crossfit DIR]
 
 Needs Python 3 with numpy and opencv-python, a built `fieldlens` (--bin, default
 target/release/fieldlens under CARGO_TARGET_DIR or the repo) and the dev set in
@@ -13,6 +13,11 @@ checker calls tilted, why it misses the others (angle measured more than 3 degre
 level lines, too little line evidence), and the line evidence of the tilted photos against that
 of the set's photos without tilt, which is what the evidence gate (`MIN_LINE_EVIDENCE` in
 src/tilt.rs) sits between.
+
+The built-in tilt look (src/looks.rs) was fitted on photos turned from these same photos; with
+--crossfit DIR each half of the photos (split by `group`) is checked with the learned models
+fitted on the other half (DIR/half<k>.gbm, .lin and .tilt.lin, as scripts/eval-quality
+--crossfit), which is the honest figure.
 """
 import argparse
 import collections
@@ -26,25 +31,45 @@ import tempfile
 import cv2
 import numpy as np
 
+from train_car_cells import half_of
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
 CAPTURE = {'blur', 'underexposed', 'overexposed', 'glare', 'noise', 'low_resolution'}
 
 
-def turned(image, degrees):
+def turned(image, degrees, zoom=1.0):
+    """The photo turned by `degrees`, cropped to the centred rectangle of its aspect without empty
+    corners (or `zoom` times smaller, when that is smaller still) and scaled back to its size."""
     h, w = image.shape[:2]
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
     rotated = cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_CUBIC)
     sin, cos = abs(np.sin(np.radians(degrees))), abs(np.cos(np.radians(degrees)))
     # The largest centred rectangle of the frame's aspect inside the turned frame.
-    scale = min(w / (w * cos + h * sin), h / (w * sin + h * cos))
+    scale = min(w / (w * cos + h * sin), h / (w * sin + h * cos), 1 / zoom)
     cw, ch = int(w * scale), int(h * scale)
     x, y = (w - cw) // 2, (h - ch) // 2
     return cv2.resize(rotated[y:y + ch, x:x + cw], (w, h), interpolation=cv2.INTER_CUBIC)
 
 
-def reports(binary, paths):
-    text = subprocess.run([binary, 'check', '--json', '--full'] + paths, capture_output=True, text=True).stdout
+def reports(binary, paths, models=None):
+    env = dict(os.environ)
+    if models:
+        env.update(FIELDLENS_CAR_MODEL=models + '.gbm', FIELDLENS_SCREEN_LOOK_MODEL=models + '.lin',
+                   FIELDLENS_TILT_LOOK_MODEL=models + '.tilt.lin')
+    text = subprocess.run([binary, 'check', '--json', '--full'] + paths, capture_output=True, text=True,
+                          env=env).stdout
     return {os.path.basename(j['file']): j for j in map(json.loads, text.splitlines())}
+
+
+def checked(binary, paths, groups, crossfit):
+    """Reports for `paths`; with `crossfit`, each half by the models fitted on the other."""
+    if not crossfit:
+        return reports(binary, paths)
+    out = {}
+    for k in (0, 1):
+        mine = [p for p, g in zip(paths, groups) if half_of(g) == k]
+        out.update(reports(binary, mine, os.path.join(crossfit, f'half{k}')))
+    return out
 
 
 def main():
@@ -52,12 +77,13 @@ def main():
     parser.add_argument('--set', default=os.path.join(REPO, '..', 'shared', 'data', 'quality-dev'))
     target = os.environ.get('CARGO_TARGET_DIR', os.path.join(REPO, 'target'))
     parser.add_argument('--bin', default=os.path.join(target, 'release', 'fieldlens'))
+    parser.add_argument('--crossfit', help='per-half models (scripts/eval-quality --crossfit)')
     args = parser.parse_args()
     with open(os.path.join(args.set, 'labels.csv'), newline='') as f:
         rows = list(csv.DictReader(f))
     sources = [r for r in rows if r['defect'] == 'none' and r['source_repo'].startswith('dsmlr/')]
     rng = random.Random(7)
-    angles = {}
+    angles, groups = {}, {}
     with tempfile.TemporaryDirectory() as scratch:
         for r in sources:
             image = cv2.imread(os.path.join(args.set, 'images', r['file']))
@@ -66,8 +92,10 @@ def main():
                 name = f"{r['file'][:-4]}_{k}.jpg"
                 cv2.imwrite(os.path.join(scratch, name), turned(image, degrees), [cv2.IMWRITE_JPEG_QUALITY, 90])
                 angles[name] = degrees
-        made = reports(args.bin, [os.path.join(scratch, n) for n in angles])
-    dev = reports(args.bin, [os.path.join(args.set, 'images', r['file']) for r in rows])
+                groups[name] = r['group']
+        made = checked(args.bin, [os.path.join(scratch, n) for n in angles], list(groups.values()), args.crossfit)
+    dev = checked(args.bin, [os.path.join(args.set, 'images', r['file']) for r in rows], [r['group'] for r in rows],
+                  args.crossfit)
 
     why = collections.Counter()
     evidence = []

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fit the screen look (models/screen_look.lin, src/screen_look.rs) from the labelled dev set.
+"""Fit the screen look (models/screen_look.lin, src/looks.rs) from the labelled dev set.
 
     python3 crates/fieldlens-quality/train/train_screen_look.py [--set DIR] [--out FILE]
         [--halves DIR] [--features-bin PATH] [--rules FILE]
@@ -83,10 +83,10 @@ def probability(model, x):
     return 1 / (1 + np.exp(-(bias + x @ weights)))
 
 
-def export(model, path, note):
+def export(model, path, note, what='screen look', script='train_screen_look.py'):
     bias, weights = model
-    lines = [f'# screen look, a read-out of the detector scene features, {note}',
-             '# written by train_screen_look.py', f'linear {FEATURES} {bias!r}']
+    lines = [f'# {what}, a read-out of the detector scene features, {note}',
+             f'# written by {script}', f'linear {FEATURES} {bias!r}']
     lines += [' '.join(f'{w:.7g}' for w in weights[i:i + 8]) for i in range(0, FEATURES, 8)]
     with open(path, 'w') as f:
         f.write('\n'.join(lines) + '\n')
