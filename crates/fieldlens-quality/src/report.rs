@@ -93,8 +93,9 @@ impl std::fmt::Display for Reason {
 pub struct Issue {
     /// Reason code.
     pub reason: Reason,
-    /// Finer cause when known (`motion`/`defocus`, `too_close`/`too_far`/`cut_off`/`off_target`,
-    /// `screen`/`print`); empty otherwise.
+    /// Finer cause when known (`motion`/`defocus` for blur,
+    /// `too_close`/`too_far`/`cut_off`/`off_target` for framing, `lines`/`look` for tilt,
+    /// `screen`/`display` for recapture); empty otherwise.
     pub subtype: String,
     /// The measured score the decision was made on.
     pub score: f64,
