@@ -6,7 +6,8 @@
 //! - `cells` (car-likeness cells, `train_car_cells.py`): `<path>\t<rows>\t<cols>\t<f0> <f1> ...`
 //!   with the `rows · cols · 49` features row-major (empty when the photo is too small for a
 //!   grid);
-//! - `scene` (the detector's scene features, `train_screen_look.py`): `<path>\t<f0> <f1> ...`.
+//! - `scene` (the detector's scene features, `train_screen_look.py` and `train_tilt_look.py`):
+//!   `<path>\t<f0> <f1> ...`.
 
 use std::io::Write;
 

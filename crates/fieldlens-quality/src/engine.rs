@@ -393,19 +393,9 @@ fn content_issues(m: &Measurements, profile: &CheckProfile) -> Vec<Issue> {
 /// photo tilted when the profile's limit is one it speaks for.
 fn tilted(m: &Measurements, profile: &CheckProfile) -> Option<Issue> {
     let max_tilt = f64::from(profile.max_tilt_degrees);
-    if let Some(tilt) = m.tilt {
-        let by_lines = tilt.degrees.abs() > max_tilt
-            && tilt.degrees.abs() < tilt::MAX_JUDGED_DEGREES
-            && tilt.level_share < tilt::MAX_LEVEL_SHARE
-            && tilt.evidence >= tilt::MIN_LINE_EVIDENCE;
-        if by_lines {
-            return Some(Issue::new(
-                Reason::Tilted,
-                "lines",
-                tilt.degrees.abs(),
-                max_tilt,
-            ));
-        }
+    if let Some(tilt) = m.tilt.filter(|tilt| tilt.over(max_tilt)) {
+        let roll = tilt.degrees.abs();
+        return Some(Issue::new(Reason::Tilted, "lines", roll, max_tilt));
     }
     let look = m.tilt_look?;
     (look >= MIN_TILT_LOOK && max_tilt <= TILT_LOOK_LIMIT && m.vehicle().is_some())

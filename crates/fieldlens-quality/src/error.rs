@@ -60,9 +60,10 @@ pub enum QualityError {
     /// A perceptual hash given for comparison is not 96 hex digits.
     #[error("invalid perceptual hash {0:?}: expected 96 hex digits")]
     BadHash(String),
-    /// A learned model (the car-likeness cells or the screen-look weights, built in or named by
-    /// `FIELDLENS_CAR_MODEL` / `FIELDLENS_SCREEN_LOOK_MODEL`, or the built-in object detector)
-    /// cannot be used: a build or deployment fault, not bad input.
+    /// A learned model (the car-likeness cells or the screen- or tilt-look weights, built in or
+    /// named by `FIELDLENS_CAR_MODEL` / `FIELDLENS_SCREEN_LOOK_MODEL` /
+    /// `FIELDLENS_TILT_LOOK_MODEL`, or the built-in object detector) cannot be used: a build or
+    /// deployment fault, not bad input.
     #[error("a built-in model cannot be used: {0}")]
     Model(String),
     /// OpenCV failed while analysing an image that decoded fine (a bug, not bad input).

@@ -40,7 +40,8 @@
 //! half the roll, or a perspective diagonal instead of the roll. The look reads the scene as a
 //! whole. `train/train_tilt_look.py` makes its training photos from the dev set's Car-Parts
 //! photos without tilt: each turned twice by 0–5° (level) and twice by 15–35° (rolled), each
-//! zoomed in at random as far as a 35° roll needs (so that the zoom tells nothing). Rolls
+//! zoomed in at random by 1.0–1.45, or further where its roll needs it (so that the zoom tells
+//! nothing). Rolls
 //! between 5° and 15° are left out: the look learns the two sides of the default 10° limit.
 //!
 //! It is trusted only where it was taught: a photo with a vehicle in it, checked against a
@@ -53,11 +54,6 @@ use crate::QualityError;
 use crate::objects;
 use crate::weights;
 
-/// The built-in screen-look weights.
-const SCREEN_BUILT_IN: &str = include_str!("../models/screen_look.lin");
-/// The built-in tilt-look weights.
-const TILT_BUILT_IN: &str = include_str!("../models/tilt_look.lin");
-
 /// The detector's scene features of an encoded photo, as the check computes them; for the
 /// training scripts (through `examples/training_features.rs`), so that training and checking
 /// see the same numbers.
@@ -68,39 +64,51 @@ pub fn photo_scene_features(
     Ok(objects::detect(&crate::decode::decode(bytes, profile)?.bgr)?.features)
 }
 
+/// One look: its name in errors, the variable that can name a weights file, the built-in
+/// weights, and the weights once loaded.
+struct Look {
+    what: &'static str,
+    variable: &'static str,
+    built_in: &'static str,
+    weights: OnceLock<Result<Linear, String>>,
+}
+
+static SCREEN: Look = Look {
+    what: "screen look",
+    variable: "FIELDLENS_SCREEN_LOOK_MODEL",
+    built_in: include_str!("../models/screen_look.lin"),
+    weights: OnceLock::new(),
+};
+
+static TILT: Look = Look {
+    what: "tilt look",
+    variable: "FIELDLENS_TILT_LOOK_MODEL",
+    built_in: include_str!("../models/tilt_look.lin"),
+    weights: OnceLock::new(),
+};
+
+impl Look {
+    /// The look, 0..1, of the scene features; the weights are loaded on first use.
+    fn of(&'static self, features: &[f32]) -> Result<f64, QualityError> {
+        let (what, variable) = (self.what, self.variable);
+        weights::load(&self.weights, what, variable, self.built_in, Linear::parse)?
+            .probability(features, what)
+    }
+}
+
 /// How much, 0..1, the scene features look like a photo of a screen.
 pub(crate) fn screen_look(features: &[f32]) -> Result<f64, QualityError> {
-    static MODEL: OnceLock<Result<Linear, String>> = OnceLock::new();
-    let variable = "FIELDLENS_SCREEN_LOOK_MODEL";
-    read(&MODEL, variable, SCREEN_BUILT_IN, "screen look", features)
+    SCREEN.of(features)
 }
 
 /// How much, 0..1, the scene features look like a rolled (tilted) vehicle scene.
 pub(crate) fn tilt_look(features: &[f32]) -> Result<f64, QualityError> {
-    static MODEL: OnceLock<Result<Linear, String>> = OnceLock::new();
-    read(
-        &MODEL,
-        "FIELDLENS_TILT_LOOK_MODEL",
-        TILT_BUILT_IN,
-        "tilt look",
-        features,
-    )
-}
-
-/// The look `what` of the features, its weights loaded into `model` on first use.
-fn read(
-    model: &'static OnceLock<Result<Linear, String>>,
-    variable: &str,
-    built_in: &str,
-    what: &str,
-    features: &[f32],
-) -> Result<f64, QualityError> {
-    weights::load(model, what, variable, built_in, Linear::parse)?.probability(features, what)
+    TILT.of(features)
 }
 
 /// A logistic read-out of the scene features.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Linear {
+struct Linear {
     bias: f64,
     weights: Vec<f64>,
 }
@@ -108,7 +116,7 @@ pub(crate) struct Linear {
 impl Linear {
     /// Parses `linear <features> <bias>` followed by one weight per feature (whitespace
     /// separated; lines starting with `#` are comments).
-    pub(crate) fn parse(text: &str) -> Result<Self, String> {
+    fn parse(text: &str) -> Result<Self, String> {
         let mut words = text
             .lines()
             .filter(|line| !line.trim_start().starts_with('#'))
@@ -142,7 +150,7 @@ impl Linear {
 
     /// σ(w · f + b) of the features; `what` names the read-out in the error when the features
     /// are not the detector's.
-    pub(crate) fn probability(&self, features: &[f32], what: &str) -> Result<f64, QualityError> {
+    fn probability(&self, features: &[f32], what: &str) -> Result<f64, QualityError> {
         if features.len() != self.weights.len() {
             return Err(QualityError::Model(format!(
                 "{what}: {} scene features, expected {}",
@@ -167,8 +175,8 @@ mod tests {
 
     #[test]
     fn built_in_weights_parse() {
-        for built_in in [SCREEN_BUILT_IN, TILT_BUILT_IN] {
-            assert!(Linear::parse(built_in).is_ok());
+        for look in [&SCREEN, &TILT] {
+            assert!(Linear::parse(look.built_in).is_ok(), "{}", look.what);
         }
     }
 

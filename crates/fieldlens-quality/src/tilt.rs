@@ -37,15 +37,15 @@ const LSD_SCALE: f64 = 0.6;
 /// Half-width, in degrees, of the window votes are pooled over.
 const WINDOW: i32 = 3;
 /// Above this share of axis-aligned line length a photo counts as level whatever else it holds.
-pub(crate) const MAX_LEVEL_SHARE: f64 = 0.08;
+const MAX_LEVEL_SHARE: f64 = 0.08;
 /// Folded angles beyond this are ambiguous and never reported as tilt.
-pub(crate) const MAX_JUDGED_DEGREES: f64 = 40.0;
+const MAX_JUDGED_DEGREES: f64 = 40.0;
 /// Total segment length, in frame diagonals, needed before tilt is judged. A rolled photo whose
-/// roll can be read has long lines to read it from: every tilted photo of the dev set, and all
-/// 209 of 240 photos the checker calls tilted after turning the set's clean car photos by its
-/// recipe (`train/tilt_rotations.py`), carry at least 7; a close-up of a table or fabric can
-/// carry under 5 and still line up diagonally.
-pub(crate) const MIN_LINE_EVIDENCE: f64 = 5.0;
+/// roll can be read has long lines to read it from: every tilted photo of the dev set, and every
+/// photo the checker calls tilted after turning the set's clean car photos by its recipe
+/// (`train/tilt_rotations.py`), carries at least 7; a close-up of a table or fabric can carry
+/// under 5 and still line up diagonally.
+const MIN_LINE_EVIDENCE: f64 = 5.0;
 
 /// Line-orientation measurements.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -59,6 +59,18 @@ pub(crate) struct Tilt {
     pub peak_share: f64,
     /// Total length of the segments used, in frame diagonals.
     pub evidence: f64,
+}
+
+impl Tilt {
+    /// Whether the lines read a roll beyond `max_degrees`: an angle over it yet within
+    /// [`MAX_JUDGED_DEGREES`], few axis-aligned lines, and enough line evidence to read it from.
+    pub(crate) fn over(&self, max_degrees: f64) -> bool {
+        let roll = self.degrees.abs();
+        roll > max_degrees
+            && roll < MAX_JUDGED_DEGREES
+            && self.level_share < MAX_LEVEL_SHARE
+            && self.evidence >= MIN_LINE_EVIDENCE
+    }
 }
 
 /// Measures line orientation on a grey 8-bit image.

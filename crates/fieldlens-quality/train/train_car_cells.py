@@ -96,6 +96,17 @@ def cell_labels(rows, cols, box):
     return cover(rows, y, h)[:, None] * cover(cols, x, w)[None, :]
 
 
+def training_arguments(doc, model, halves='also write per-half models here'):
+    """The arguments every training script takes: the set, the model file written (under
+    models/ by default), the per-half models for cross-fitting and a prebuilt features example."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--set', default=os.path.join(REPO, '..', 'shared', 'data', 'quality-dev'))
+    parser.add_argument('--out', default=os.path.join(REPO, 'crates', 'fieldlens-quality', 'models', model))
+    parser.add_argument('--halves', help=halves)
+    parser.add_argument('--features-bin', help='prebuilt training_features example')
+    return parser
+
+
 def features_binary(given):
     """The crate's training_features example: `given` when set, else built here."""
     if given:
@@ -161,12 +172,7 @@ def export(model, path, note):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--set', default=os.path.join(REPO, '..', 'shared', 'data', 'quality-dev'))
-    parser.add_argument('--out', default=os.path.join(REPO, 'crates', 'fieldlens-quality', 'models', 'car_cells.gbm'))
-    parser.add_argument('--halves', help='also write per-half models and file lists here')
-    parser.add_argument('--features-bin', help='prebuilt training_features example')
-    args = parser.parse_args()
+    args = training_arguments(__doc__, 'car_cells.gbm', 'also write per-half models and file lists here').parse_args()
 
     binary = features_binary(args.features_bin)
 

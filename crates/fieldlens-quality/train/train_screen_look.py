@@ -42,7 +42,6 @@ and prints, for each bar the look must reach to confirm a finding (src/engine.rs
 MIN_SCREEN_LOOK), how many true and false findings the cross-fitted look keeps; and, with each
 recapture session left out of the fit, the least look among the true findings.
 """
-import argparse
 import csv
 import json
 import os
@@ -52,7 +51,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_car_cells import REPO, feature_lines, features_binary, half_of  # noqa: E402
+from train_car_cells import feature_lines, features_binary, half_of, training_arguments  # noqa: E402
 
 C = 0.01
 FEATURES = 2560
@@ -100,11 +99,7 @@ def report(name, p, y):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--set', default=os.path.join(REPO, '..', 'shared', 'data', 'quality-dev'))
-    parser.add_argument('--out', default=os.path.join(REPO, 'crates', 'fieldlens-quality', 'models', 'screen_look.lin'))
-    parser.add_argument('--halves', help='also write per-half models here')
-    parser.add_argument('--features-bin', help='prebuilt training_features example')
+    parser = training_arguments(__doc__, 'screen_look.lin')
     parser.add_argument('--rules', help='fieldlens check --json output with the look switched off')
     args = parser.parse_args()
 

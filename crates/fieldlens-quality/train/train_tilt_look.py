@@ -38,7 +38,6 @@ called rolled.
 --halves DIR also writes DIR/half0.tilt.lin (fitted on half 1, for scoring half 0) and
 DIR/half1.tilt.lin, for scripts/eval-quality --crossfit.
 """
-import argparse
 import csv
 import os
 import random
@@ -50,7 +49,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tilt_rotations import turned  # noqa: E402
-from train_car_cells import REPO, features_binary, half_of  # noqa: E402
+from train_car_cells import features_binary, half_of, training_arguments  # noqa: E402
 from train_screen_look import export, features_of, fit, probability  # noqa: E402
 
 SOURCES = {'none', 'none_mild_blur', 'framing'}
@@ -77,12 +76,7 @@ def made_photos(set_dir, sources, scratch):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--set', default=os.path.join(REPO, '..', 'shared', 'data', 'quality-dev'))
-    parser.add_argument('--out', default=os.path.join(REPO, 'crates', 'fieldlens-quality', 'models', 'tilt_look.lin'))
-    parser.add_argument('--halves', help='also write per-half models here')
-    parser.add_argument('--features-bin', help='prebuilt training_features example')
-    args = parser.parse_args()
+    args = training_arguments(__doc__, 'tilt_look.lin').parse_args()
 
     binary = features_binary(args.features_bin)
     with open(os.path.join(args.set, 'labels.csv'), newline='') as f:
