@@ -31,10 +31,8 @@ import tempfile
 import cv2
 import numpy as np
 
-from train_car_cells import half_of
+from train_car_cells import CAPTURE, REPO, half_of
 
-REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
-CAPTURE = {'blur', 'underexposed', 'overexposed', 'glare', 'noise', 'low_resolution'}
 
 
 def turned(image, degrees, zoom=1.0):

@@ -35,6 +35,9 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..', '..'))
+# Defects that make the checker retake a photo before judging its content (tilt, framing,
+# recapture).
+CAPTURE = {'blur', 'underexposed', 'overexposed', 'glare', 'noise', 'low_resolution'}
 FEATURES = 49
 CLEAN = ('none', 'none_mild_blur')
 

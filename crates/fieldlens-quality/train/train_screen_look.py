@@ -28,6 +28,10 @@ Before writing, it prints how the model does on photos it never saw, two ways:
 Photos with a capture defect (blur, exposure, noise...) are scored too, though the checker only
 judges recapture on photos free of those.
 
+--alone also replays the look on its own as the recapture cue (tried, not built in: it calls a
+flat rectangle of text a screen): fitted on every recapture, printouts included, and counting a
+photo as flagged only when it has no capture defect, as the checker judges; F1 both ways.
+
 --halves DIR also writes DIR/half0.lin (fitted on half 1, for scoring half 0) and
 DIR/half1.lin, for scripts/eval-quality --crossfit.
 
@@ -51,7 +55,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from train_car_cells import feature_lines, features_binary, half_of, training_arguments  # noqa: E402
+from train_car_cells import CAPTURE, feature_lines, features_binary, half_of, training_arguments  # noqa: E402
 
 C = 0.01
 FEATURES = 2560
@@ -101,6 +105,7 @@ def report(name, p, y):
 def main():
     parser = training_arguments(__doc__, 'screen_look.lin')
     parser.add_argument('--rules', help='fieldlens check --json output with the look switched off')
+    parser.add_argument('--alone', action='store_true', help='also replay the look alone as the recapture cue')
     args = parser.parse_args()
 
     binary = features_binary(args.features_bin)
@@ -117,18 +122,32 @@ def main():
     session = np.array([r['source_path'].split('/')[-2] if 'recapture' in r['source_repo'] else ''
                         for r in rows])
 
-    def fit_on(chosen):
-        chosen = chosen & fitted
+    def fit_on(chosen, among=fitted):
+        chosen = chosen & among
         return fit(x[chosen], y[chosen])
 
-    crossfit = np.zeros(len(rows))
-    for k in (0, 1):
-        crossfit[half == k] = probability(fit_on(half != k), x[half == k])
+    def held_out(among):
+        """The look of every photo by a model fitted on photos of `among` without it: each half
+        by the other half, and each session of the recapture source by the other sessions."""
+        crossfit = np.zeros(len(rows))
+        for k in (0, 1):
+            crossfit[half == k] = probability(fit_on(half != k, among), x[half == k])
+        unseen = crossfit.copy()
+        for s in sorted(set(session) - {''}):
+            unseen[session == s] = probability(fit_on(session != s, among), x[session == s])
+        return crossfit, unseen
+
+    crossfit, unseen = held_out(fitted)
     report('each half scored by a model fitted on the other', crossfit, y)
-    unseen = crossfit.copy()
-    for s in sorted(set(session) - {''}):
-        unseen[session == s] = probability(fit_on(session != s), x[session == s])
     report('each recapture-source session left out in turn', unseen, y)
+
+    if args.alone:
+        # As the cue itself: fitted on every recapture, and a photo retaken for a capture defect
+        # is never judged for recapture.
+        judged = np.array([r['defect'] not in CAPTURE for r in rows])
+        alone, alone_unseen = held_out(np.ones(len(rows), dtype=bool))
+        report('the look alone as the cue, each half fitted on the other', alone * judged, y)
+        report('the look alone as the cue, each session left out', alone_unseen * judged, y)
 
     if args.rules:
         with open(args.rules) as f:

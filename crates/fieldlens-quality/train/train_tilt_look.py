@@ -49,11 +49,10 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tilt_rotations import turned  # noqa: E402
-from train_car_cells import features_binary, half_of, training_arguments  # noqa: E402
+from train_car_cells import CAPTURE, features_binary, half_of, training_arguments  # noqa: E402
 from train_screen_look import export, features_of, fit, probability  # noqa: E402
 
 SOURCES = {'none', 'none_mild_blur', 'framing'}
-CAPTURE = {'blur', 'underexposed', 'overexposed', 'glare', 'noise', 'low_resolution'}
 LEVEL, ROLLED = (0.0, 5.0), (15.0, 35.0)
 BARS = [round(0.5 + 0.05 * i, 2) for i in range(10)]
 MAX_FALSE_ALARMS = 0.01
