@@ -52,10 +52,17 @@ const MIN_CUT_FILL: f64 = 0.5;
 /// decision.
 const MIN_DISPLAY_SCORE: f32 = 0.2;
 const MIN_DISPLAY_LUMA: f64 = 75.0;
-/// Share of the frame at which a lit display's recapture evidence reaches the default limit
-/// (0.5): a display photographed to pass off its picture fills a good part of the frame. Steps
-/// that photograph a display on purpose raise `max_recapture_score` as they do for outlines.
-const DISPLAY_SHARE_AT_DEFAULT_LIMIT: f64 = 0.35;
+/// Darkest mean luma inside the box of printed matter (the detector's COCO `book`: books,
+/// magazines, sheets of paper) for it to count as a printed page: paper reflects four to five
+/// times what mid-grey does, so a page the camera meters reads above the mid-grey (about 118)
+/// that metering aims the frame at; a dark, detailed label or panel the detector takes for a
+/// book does not.
+const MIN_PAGE_LUMA: f64 = 120.0;
+/// Share of the frame at which a lit display's or a page's recapture evidence reaches the
+/// default limit (0.5): a display or a printout photographed to pass off its picture fills a
+/// good part of the frame. Steps that photograph a display on purpose raise
+/// `max_recapture_score` as they do for outlines.
+const RECAPTURED_SHARE_AT_DEFAULT_LIMIT: f64 = 0.35;
 /// Least screen look ([`looks::screen_look`]) that confirms a recapture rule's finding: the
 /// rules find the shape of a screen, the look says whether the scene is one. A low bar: none of
 /// the dev set's recaptures the rules find looks less like a screen (cross-fitted), while a
@@ -105,6 +112,8 @@ pub(crate) struct Measurements {
     /// The largest display (TV, monitor, laptop, phone) found with at least
     /// [`MIN_DISPLAY_SCORE`], and the mean luma inside its box.
     pub display: Option<(Detection, f64)>,
+    /// The largest printed matter (COCO `book`) found, and the mean luma inside its box.
+    pub print: Option<(Detection, f64)>,
     pub hashes: Hashes,
 }
 
@@ -124,13 +133,18 @@ pub(crate) fn measure(
     let scene = objects::detect(&decoded.bgr)?;
     let checks_recapture = profile.checks(Reason::Recapture);
     let checks_tilt = profile.checks(Reason::Tilted);
-    let display = scene
-        .objects
-        .iter()
-        .filter(|d| d.is_display() && d.score >= MIN_DISPLAY_SCORE)
-        .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
-        .map(|d| Ok::<_, QualityError>((*d, mean_inside(&gray, &d.bbox)?)))
-        .transpose()?;
+    // The largest object of a kind, with the mean luma inside its box.
+    let largest = |kind: fn(&Detection) -> bool| {
+        scene
+            .objects
+            .iter()
+            .filter(|d| kind(d))
+            .max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+            .map(|d| Ok::<_, QualityError>((*d, mean_inside(&gray, &d.bbox)?)))
+            .transpose()
+    };
+    let display = largest(|d| d.is_display() && d.score >= MIN_DISPLAY_SCORE)?;
+    let print = largest(Detection::is_printed_matter)?;
     Ok(Measurements {
         width: decoded.header.width,
         height: decoded.header.height,
@@ -151,6 +165,7 @@ pub(crate) fn measure(
             .transpose()?,
         objects: scene.objects,
         display,
+        print,
         hashes: Hashes::of(&decoded.bgr)?,
     })
 }
@@ -231,6 +246,13 @@ impl Measurements {
                 ("display_luma", *luma),
             ]
         }))
+        .chain(self.print.iter().flat_map(|(print, luma)| {
+            [
+                ("print_score", f64::from(print.score)),
+                ("print_share", print.bbox.area()),
+                ("print_luma", *luma),
+            ]
+        }))
         .map(|(name, value)| (name.to_owned(), value))
         .collect()
     }
@@ -274,14 +296,26 @@ impl Measurements {
     }
 
     /// Evidence, 0..1, that the photo shows a display's lit picture: its share of the frame,
-    /// scaled so that [`DISPLAY_SHARE_AT_DEFAULT_LIMIT`] gives 0.5; 0 without a lit display.
+    /// scaled so that [`RECAPTURED_SHARE_AT_DEFAULT_LIMIT`] gives 0.5; 0 without a lit display.
     fn display_recapture_score(&self) -> f64 {
-        match self.display {
-            Some((display, luma)) if luma >= MIN_DISPLAY_LUMA => {
-                (display.bbox.area() * 0.5 / DISPLAY_SHARE_AT_DEFAULT_LIMIT).min(1.0)
-            }
-            _ => 0.0,
+        recaptured_share_score(self.display, MIN_DISPLAY_LUMA)
+    }
+
+    /// Evidence, 0..1, that the photo shows a printed page: its share of the frame, scaled as
+    /// for a display; 0 without printed matter as bright as paper.
+    fn print_recapture_score(&self) -> f64 {
+        recaptured_share_score(self.print, MIN_PAGE_LUMA)
+    }
+}
+
+/// The share of the frame an object covers, scaled so that [`RECAPTURED_SHARE_AT_DEFAULT_LIMIT`]
+/// gives 0.5 and capped at 1; 0 when there is none or it is darker than `min_luma`.
+fn recaptured_share_score(object: Option<(Detection, f64)>, min_luma: f64) -> f64 {
+    match object {
+        Some((object, luma)) if luma >= min_luma => {
+            (object.bbox.area() * 0.5 / RECAPTURED_SHARE_AT_DEFAULT_LIMIT).min(1.0)
         }
+        _ => 0.0,
     }
 }
 
@@ -372,18 +406,27 @@ fn content_issues(m: &Measurements, profile: &CheckProfile) -> Vec<Issue> {
 
     add(framing(m, profile));
 
-    // Two cues, one limit: a lit screen outline, or a detected display filling the frame; and
-    // the scene must look the part.
+    // Three cues, one limit: a lit screen outline or a detected display filling the frame, when
+    // the scene looks like a screen; or a bright printed page filling the frame (the screen look
+    // was taught screens, not paper). The strongest speaks.
     let max_recapture = f64::from(profile.max_recapture_score);
-    let display = m.display_recapture_score();
-    let outline = m.recapture.map_or(0.0, |recapture| recapture.score);
-    let (recapture, subtype) = if outline >= display {
-        (outline, "screen")
-    } else {
-        (display, "display")
-    };
     let looks_like_a_screen = m.screen_look.is_none_or(|look| look >= MIN_SCREEN_LOOK);
-    add((recapture > max_recapture && looks_like_a_screen)
+    let screen_cues = [
+        (
+            m.recapture.map_or(0.0, |recapture| recapture.score),
+            "screen",
+        ),
+        (m.display_recapture_score(), "display"),
+    ];
+    let (recapture, subtype) = screen_cues
+        .into_iter()
+        .filter(|_| looks_like_a_screen)
+        .chain([(m.print_recapture_score(), "print")])
+        .fold(
+            (0.0, ""),
+            |best, cue| if cue.0 > best.0 { cue } else { best },
+        );
+    add((recapture > max_recapture)
         .then(|| Issue::new(Reason::Recapture, subtype, recapture, max_recapture)));
     issues
 }
@@ -610,6 +653,7 @@ mod tests {
             screen_look: Some(0.5),
             objects: Vec::new(),
             display: None,
+            print: None,
             hashes: Hashes::parse(&"0".repeat(96)).unwrap(),
         }
     }
@@ -896,6 +940,55 @@ mod tests {
             120.0,
         ));
         assert!(judge(&m, &profile).is_empty(), "a TV in the background");
+    }
+
+    #[test]
+    fn a_bright_page_filling_the_frame_is_a_recapture_whatever_the_screen_look() {
+        let profile = CheckProfile::default();
+        let mut m = clean();
+        m.screen_look = Some(0.0);
+        let page = detection(objects::class::BOOK, 0.3, 0.1, 0.1, 0.7, 0.8);
+        m.print = Some((page, 170.0));
+        assert_eq!(
+            reasons(&m, &profile),
+            vec![(Reason::Recapture, "print".into())]
+        );
+        let issue = &judge(&m, &profile)[0];
+        assert!(issue.message_en.contains("printout"), "{issue:?}");
+        m.print = Some((page, 80.0));
+        assert!(
+            judge(&m, &profile).is_empty(),
+            "a dark label the detector takes for a book is no page"
+        );
+        m.print = Some((
+            detection(objects::class::BOOK, 0.3, 0.1, 0.1, 0.4, 0.5),
+            170.0,
+        ));
+        assert!(judge(&m, &profile).is_empty(), "a book on the table");
+    }
+
+    #[test]
+    fn the_strongest_recapture_cue_names_the_finding() {
+        let profile = CheckProfile::default();
+        let mut m = clean();
+        m.print = Some((
+            detection(objects::class::BOOK, 0.3, 0.1, 0.1, 0.6, 0.6),
+            170.0,
+        ));
+        m.display = Some((
+            detection(objects::class::LAPTOP, 0.3, 0.0, 0.0, 0.9, 0.9),
+            120.0,
+        ));
+        assert_eq!(
+            reasons(&m, &profile),
+            vec![(Reason::Recapture, "display".into())]
+        );
+        m.screen_look = Some(0.0);
+        assert_eq!(
+            reasons(&m, &profile),
+            vec![(Reason::Recapture, "print".into())],
+            "a scene that does not look like a screen leaves the page"
+        );
     }
 
     #[test]

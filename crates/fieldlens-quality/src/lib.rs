@@ -15,9 +15,9 @@
 //! each check is documented in its module: [`decode`] (guarded decoding), `exposure`
 //! (exposure and glare), `sharpness` (blur and noise), `tilt`, `subject` (subject box, used
 //! for framing) with [`carness`] (the learned car-likeness of each cell), `objects` (a
-//! pretrained COCO detector: the car's box, and displays filling the frame), [`looks`] (learned
-//! read-outs of the detector's scene features: a screen, a rolled vehicle scene), `recapture`,
-//! `duplicate`.
+//! pretrained COCO detector: the car's box, and displays or printed pages filling the frame),
+//! [`looks`] (learned read-outs of the detector's scene features: a screen, a rolled vehicle
+//! scene), `recapture`, `duplicate`.
 //!
 //! The content checks (tilt, framing, recapture) are judged only on a readable photo: when blur,
 //! under- or overexposure or noise is found, their measurements (lines, outlines, colours) are

@@ -55,6 +55,10 @@ pub(crate) fn sentence(reason: Reason, subtype: &str) -> (&'static str, &'static
             "Part of the subject is cut off; move so all of it is inside the frame.",
             "拍摄对象有一部分在画面外，请调整位置让它完整地出现在画面内。",
         ),
+        (Reason::Recapture, "print") => (
+            "This looks like a photo of a printout; please photograph the real item instead.",
+            "这看起来是翻拍的打印件，请直接拍摄实物。",
+        ),
         (Reason::Recapture, _) => (
             "This looks like a photo of a screen; please photograph the real item instead.",
             "这看起来是翻拍的屏幕，请直接拍摄实物。",

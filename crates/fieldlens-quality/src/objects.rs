@@ -84,6 +84,7 @@ pub(crate) mod class {
     pub const TV: usize = 62;
     pub const LAPTOP: usize = 63;
     pub const CELL_PHONE: usize = 67;
+    pub const BOOK: usize = 73;
 }
 
 /// One detected object.
@@ -106,6 +107,11 @@ impl Detection {
     /// A TV or monitor, a laptop or a phone: a device that shows pictures.
     pub fn is_display(&self) -> bool {
         matches!(self.class, class::TV | class::LAPTOP | class::CELL_PHONE)
+    }
+
+    /// Printed matter: COCO's `book` covers books, magazines and sheets of paper.
+    pub fn is_printed_matter(&self) -> bool {
+        self.class == class::BOOK
     }
 }
 

@@ -27,7 +27,8 @@
 //! `recapture_score` is the larger score, 0..1. Both cues describe the geometry and photometry
 //! of an emissive display, not any particular device, so they carry over to phones, tablets,
 //! monitors and TVs; what they cannot see is a screen filling the whole frame (no outline) or
-//! a printout (no light of its own). What they cannot tell is a screen from another lit or
+//! a printout (no light of its own): the detector's displays and printed pages cover those
+//! (`engine.rs`). What they cannot tell is a screen from another lit or
 //! framed rectangle, so their finding counts only when the scene also looks like a screen
 //! (`looks.rs`).
 

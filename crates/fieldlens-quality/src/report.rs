@@ -95,7 +95,7 @@ pub struct Issue {
     pub reason: Reason,
     /// Finer cause when known (`motion`/`defocus` for blur,
     /// `too_close`/`too_far`/`cut_off`/`off_target` for framing, `lines`/`look` for tilt,
-    /// `screen`/`display` for recapture); empty otherwise.
+    /// `screen`/`display`/`print` for recapture); empty otherwise.
     pub subtype: String,
     /// The measured score the decision was made on.
     pub score: f64,

@@ -335,6 +335,92 @@ fn photo_of_a_screen_is_recapture() {
     assert!(reasons(&report).contains(&Reason::Recapture), "{report:#?}");
 }
 
+/// A printed page of text lying turned on a patterned tablecloth, as the dev set's printout
+/// recaptures show it: `fill` of the frame, turned by `degrees`.
+fn printed_page(fill: f64, degrees: f64) -> Mat {
+    let (width, height) = (1200, 1600);
+    let mut seed = 7_u32;
+    let mut next = move |below: i32| {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (seed >> 8) as i32 % below
+    };
+    let mut photo = Mat::new_rows_cols_with_default(
+        height,
+        width,
+        core::CV_8UC3,
+        Scalar::new(40.0, 90.0, 190.0, 0.0),
+    )
+    .unwrap();
+    for _ in 0..120 {
+        let centre = Point::new(next(width), next(height));
+        let (radius, thickness) = (15 + next(45), 3 + next(5));
+        let swirl = Scalar::new(20.0, 30.0, 60.0, 0.0);
+        imgproc::circle(
+            &mut photo,
+            centre,
+            radius,
+            swirl,
+            thickness,
+            imgproc::LINE_8,
+            0,
+        )
+        .unwrap();
+    }
+    let page_height = (f64::from(height) * fill.sqrt()) as i32;
+    let page_width = (f64::from(page_height) / 1.414) as i32;
+    let mut page =
+        Mat::new_rows_cols_with_default(height, width, core::CV_8UC3, Scalar::all(0.0)).unwrap();
+    let (left, top) = ((width - page_width) / 2, (height - page_height) / 2);
+    let sheet = Rect::new(left, top, page_width, page_height);
+    imgproc::rectangle(&mut page, sheet, Scalar::all(235.0), -1, imgproc::LINE_8, 0).unwrap();
+    let line_height = page_height * 3 / 100;
+    let mut baseline = top + page_height * 8 / 100;
+    while baseline < top + page_height * 92 / 100 {
+        let words: Vec<String> = (0..4 + next(6))
+            .map(|_| {
+                (0..2 + next(7))
+                    .map(|_| char::from(b'a' + next(26) as u8))
+                    .collect()
+            })
+            .collect();
+        imgproc::put_text(
+            &mut page,
+            &words.join(" "),
+            Point::new(left + page_width / 10, baseline),
+            imgproc::FONT_HERSHEY_SIMPLEX,
+            f64::from(page_height) / 2400.0,
+            Scalar::all(30.0),
+            1,
+            imgproc::LINE_AA,
+            false,
+        )
+        .unwrap();
+        baseline += line_height + if next(100) < 15 { line_height } else { 0 };
+    }
+    let centre = core::Point2f::new(width as f32 / 2.0, height as f32 / 2.0);
+    let rotation = imgproc::get_rotation_matrix_2d(centre, degrees, 1.0).unwrap();
+    let mut turned = Mat::default();
+    imgproc::warp_affine_def(&page, &mut turned, &rotation, page.size().unwrap()).unwrap();
+    let mut gray = Mat::default();
+    imgproc::cvt_color_def(&turned, &mut gray, imgproc::COLOR_BGR2GRAY).unwrap();
+    let mut mask = Mat::default();
+    imgproc::threshold(&gray, &mut mask, 1.0, 255.0, imgproc::THRESH_BINARY).unwrap();
+    turned.copy_to_masked(&mut photo, &mask).unwrap();
+    photo
+}
+
+/// The detector sees printed matter filling the frame, as bright as paper: the page is called a
+/// recapture of a print (the screen outline also sees its bright quadrilateral, but less surely).
+#[test]
+fn photo_of_a_printed_page_is_recapture() {
+    for (fill, degrees) in [(0.5, 10.0), (0.6, 4.0)] {
+        let report = check(&jpeg(&printed_page(fill, degrees)));
+        assert_only(&report, Reason::Recapture);
+        assert_eq!(report.issues[0].subtype, "print", "{fill}: {report:#?}");
+        assert!(report.metrics["print_share"] > 0.35, "{:?}", report.metrics);
+    }
+}
+
 #[test]
 fn resized_recompressed_crop_is_a_duplicate() {
     let original = fixture("kwentar-176-honor7x-sharp.jpg");
