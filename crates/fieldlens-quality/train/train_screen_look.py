@@ -35,11 +35,12 @@ photo as flagged only when it has no capture defect, as the checker judges; F1 b
 --halves DIR also writes DIR/half0.lin (fitted on half 1, for scoring half 0) and
 DIR/half1.lin, for scripts/eval-quality --crossfit.
 
---rules FILE reads what the recapture rules find on their own: `fieldlens check --json` over
-the set's images with weights that always confirm,
+--rules FILE reads what the recapture rules find on their own: `fieldlens check --json --full`
+over the set's images with weights that always confirm (only the findings the look confirms
+count: subtypes `screen` and `display`, not the print cue's `print`),
 
     python3 -c "print('linear 2560 50', '0 ' * 2560)" > /tmp/always.lin
-    FIELDLENS_SCREEN_LOOK_MODEL=/tmp/always.lin target/release/fieldlens check --json \
+    FIELDLENS_SCREEN_LOOK_MODEL=/tmp/always.lin target/release/fieldlens check --json --full \
         ../shared/data/quality-dev/images > /tmp/rules.jsonl
 
 and prints, for each bar the look must reach to confirm a finding (src/engine.rs,
@@ -104,7 +105,7 @@ def report(name, p, y):
 
 def main():
     parser = training_arguments(__doc__, 'screen_look.lin')
-    parser.add_argument('--rules', help='fieldlens check --json output with the look switched off')
+    parser.add_argument('--rules', help='fieldlens check --json --full output with the look switched off')
     parser.add_argument('--alone', action='store_true', help='also replay the look alone as the recapture cue')
     args = parser.parse_args()
 
@@ -151,7 +152,9 @@ def main():
 
     if args.rules:
         with open(args.rules) as f:
-            flagged = {os.path.basename(j['file']) for j in map(json.loads, f) if 'recapture' in j['reasons']}
+            flagged = {os.path.basename(j['file']) for j in map(json.loads, f)
+                       if any(issue['reason'] == 'recapture' and issue['subtype'] in ('screen', 'display')
+                              for issue in j['issues'])}
         found = np.array([r['file'] in flagged for r in rows])
         true_found, false_found = found & y, found & ~y
         print(f'the rules find {true_found.sum()} recaptures and {false_found.sum()} photos that are not')
