@@ -912,12 +912,16 @@ mod tests {
         );
     }
 
+    /// A detected object of `class`, `w` × `h` of the frame, with the mean luma inside its box.
+    fn seen(class: usize, w: f64, h: f64, luma: f64) -> Option<(Detection, f64)> {
+        Some((detection(class, 0.3, 0.05, 0.05, w, h), luma))
+    }
+
     #[test]
     fn a_lit_display_filling_the_frame_is_a_recapture() {
         let profile = CheckProfile::default();
         let mut m = clean();
-        let screen = detection(objects::class::TV, 0.4, 0.1, 0.1, 0.7, 0.7);
-        m.display = Some((screen, 120.0));
+        m.display = seen(objects::class::TV, 0.7, 0.7, 120.0);
         assert_eq!(
             reasons(&m, &profile),
             vec![(Reason::Recapture, "display".into())]
@@ -930,15 +934,12 @@ mod tests {
             judge(&m, &tolerant).is_empty(),
             "a step that photographs a display raises the limit"
         );
-        m.display = Some((screen, 50.0));
+        m.display = seen(objects::class::TV, 0.7, 0.7, 50.0);
         assert!(
             judge(&m, &profile).is_empty(),
             "a dark screen shows no picture"
         );
-        m.display = Some((
-            detection(objects::class::TV, 0.4, 0.1, 0.1, 0.4, 0.4),
-            120.0,
-        ));
+        m.display = seen(objects::class::TV, 0.4, 0.4, 120.0);
         assert!(judge(&m, &profile).is_empty(), "a TV in the background");
     }
 
@@ -947,23 +948,19 @@ mod tests {
         let profile = CheckProfile::default();
         let mut m = clean();
         m.screen_look = Some(0.0);
-        let page = detection(objects::class::BOOK, 0.3, 0.1, 0.1, 0.7, 0.8);
-        m.print = Some((page, 170.0));
+        m.print = seen(objects::class::BOOK, 0.7, 0.8, 170.0);
         assert_eq!(
             reasons(&m, &profile),
             vec![(Reason::Recapture, "print".into())]
         );
         let issue = &judge(&m, &profile)[0];
         assert!(issue.message_en.contains("printout"), "{issue:?}");
-        m.print = Some((page, 80.0));
+        m.print = seen(objects::class::BOOK, 0.7, 0.8, 80.0);
         assert!(
             judge(&m, &profile).is_empty(),
             "a dark label the detector takes for a book is no page"
         );
-        m.print = Some((
-            detection(objects::class::BOOK, 0.3, 0.1, 0.1, 0.4, 0.5),
-            170.0,
-        ));
+        m.print = seen(objects::class::BOOK, 0.4, 0.5, 170.0);
         assert!(judge(&m, &profile).is_empty(), "a book on the table");
     }
 
@@ -971,14 +968,8 @@ mod tests {
     fn the_strongest_recapture_cue_names_the_finding() {
         let profile = CheckProfile::default();
         let mut m = clean();
-        m.print = Some((
-            detection(objects::class::BOOK, 0.3, 0.1, 0.1, 0.6, 0.6),
-            170.0,
-        ));
-        m.display = Some((
-            detection(objects::class::LAPTOP, 0.3, 0.0, 0.0, 0.9, 0.9),
-            120.0,
-        ));
+        m.print = seen(objects::class::BOOK, 0.6, 0.6, 170.0);
+        m.display = seen(objects::class::LAPTOP, 0.9, 0.9, 120.0);
         assert_eq!(
             reasons(&m, &profile),
             vec![(Reason::Recapture, "display".into())]

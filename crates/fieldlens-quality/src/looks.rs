@@ -41,8 +41,8 @@
 //! whole. `train/train_tilt_look.py` makes its training photos from the dev set's Car-Parts
 //! photos without tilt: each turned twice by 0–5° (level) and twice by 15–35° (rolled), each
 //! zoomed in at random by 1.0–1.45, or further where its roll needs it (so that the zoom tells
-//! nothing). Rolls
-//! between 5° and 15° are left out: the look learns the two sides of the default 10° limit.
+//! nothing). Rolls between 5° and 15° are left out: the look learns the two sides of the
+//! default 10° limit.
 //!
 //! It is trusted only where it was taught: a photo with a vehicle in it, checked against a
 //! limit of at most 10° (`engine.rs`). There a look of at least `MIN_TILT_LOOK` calls the photo

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fit the tilt look (models/tilt_look.lin, src/tilt_look.rs): how much a vehicle scene looks rolled.
+"""Fit the tilt look (models/tilt_look.lin, src/looks.rs): how much a vehicle scene looks rolled.
 
     python3 crates/fieldlens-quality/train/train_tilt_look.py [--set DIR] [--out FILE]
         [--halves DIR] [--features-bin PATH]
